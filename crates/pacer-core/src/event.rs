@@ -1,0 +1,171 @@
+//! Domain events. They are built by the edges (HTTP, CLI, storage) from validated input;
+//! code in this crate never re-checks strings.
+
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeployStatus {
+    Success,
+    Failure,
+}
+
+impl DeployStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeployStatus::Success => "success",
+            DeployStatus::Failure => "failure",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "success" => Some(DeployStatus::Success),
+            "failure" => Some(DeployStatus::Failure),
+            _ => None,
+        }
+    }
+}
+
+/// A unit of work that reaches production: a merged branch (started at its first commit)
+/// or a commit pushed straight to the main branch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub id: String,
+    pub started_at: Timestamp,
+}
+
+/// One release of one service to one environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deployment {
+    pub id: String,
+    pub service: String,
+    pub environment: String,
+    pub status: DeployStatus,
+    pub deployed_at: Timestamp,
+    pub sha: Option<String>,
+    pub repo: Option<String>,
+    pub team: Option<String>,
+    pub changes: Vec<Change>,
+    /// A precomputed lead time (the handbook's CI step sends only this): one change.
+    pub lead_time_seconds: Option<f64>,
+}
+
+/// A production event that breached an SLO or caused customer-visible impact
+/// (degraded service included).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Incident {
+    pub id: String,
+    pub service: Option<String>,
+    pub environment: String,
+    pub opened_at: Timestamp,
+    pub resolved_at: Option<Timestamp>,
+    pub severity: Option<String>,
+    /// Triage: `Some(true)` caused by a deployment, `Some(false)` not, `None` untriaged.
+    pub caused_by_deploy: Option<bool>,
+    pub deployment_id: Option<String>,
+}
+
+/// Why an incident delivery cannot be stored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IncidentError {
+    #[error(
+        "opened_at is required for a new incident: send when it was opened (RFC 3339 or Unix seconds)"
+    )]
+    MissingOpenedAt,
+    #[error(
+        "resolved_at ({resolved}) is before opened_at ({opened}): an incident cannot be resolved before it opens; fix resolved_at or opened_at"
+    )]
+    ResolvedBeforeOpened { opened: i64, resolved: i64 },
+}
+
+/// One delivery of an incident's state. For each field, `None` means "absent: keep what
+/// is stored" and `Some(None)` means "explicitly cleared" (a `null` in JSON), so the newest
+/// state of each field wins and an incident can be opened and resolved in two deliveries.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IncidentUpdate {
+    pub id: String,
+    pub service: Option<Option<String>>,
+    pub environment: Option<String>,
+    pub opened_at: Option<Timestamp>,
+    pub resolved_at: Option<Option<Timestamp>>,
+    pub severity: Option<Option<String>>,
+    pub caused_by_deploy: Option<Option<bool>>,
+    pub deployment_id: Option<Option<String>>,
+}
+
+/// The environment of an incident that names none.
+pub const DEFAULT_INCIDENT_ENVIRONMENT: &str = "production";
+
+impl IncidentUpdate {
+    /// Merges this delivery into the stored incident (if any) and checks the result.
+    pub fn apply(self, existing: Option<&Incident>) -> Result<Incident, IncidentError> {
+        let merged = match existing {
+            None => Incident {
+                id: self.id,
+                service: self.service.flatten(),
+                environment: self
+                    .environment
+                    .unwrap_or_else(|| DEFAULT_INCIDENT_ENVIRONMENT.to_string()),
+                opened_at: self.opened_at.ok_or(IncidentError::MissingOpenedAt)?,
+                resolved_at: self.resolved_at.flatten(),
+                severity: self.severity.flatten(),
+                caused_by_deploy: self.caused_by_deploy.flatten(),
+                deployment_id: self.deployment_id.flatten(),
+            },
+            Some(old) => Incident {
+                id: old.id.clone(),
+                service: self.service.unwrap_or_else(|| old.service.clone()),
+                environment: self.environment.unwrap_or_else(|| old.environment.clone()),
+                opened_at: self.opened_at.unwrap_or(old.opened_at),
+                resolved_at: self.resolved_at.unwrap_or(old.resolved_at),
+                severity: self.severity.unwrap_or_else(|| old.severity.clone()),
+                caused_by_deploy: self.caused_by_deploy.unwrap_or(old.caused_by_deploy),
+                deployment_id: self
+                    .deployment_id
+                    .unwrap_or_else(|| old.deployment_id.clone()),
+            },
+        };
+        if let Some(resolved) = merged.resolved_at
+            && resolved < merged.opened_at
+        {
+            return Err(IncidentError::ResolvedBeforeOpened {
+                opened: merged.opened_at.millis(),
+                resolved: resolved.millis(),
+            });
+        }
+        Ok(merged)
+    }
+}
+
+/// In-memory recording with the store's semantics: the reference the storage backends are
+/// tested against, and what property tests deliver events through.
+impl crate::engine::EventSet {
+    /// Records a deployment; a re-delivered id keeps its first recording. Returns whether
+    /// it was new.
+    pub fn record_deployment(&mut self, deployment: Deployment) -> bool {
+        if self.deployments.iter().any(|d| d.id == deployment.id) {
+            return false;
+        }
+        self.deployments.push(deployment);
+        true
+    }
+
+    /// Records one delivery of an incident (newest state of each field wins).
+    pub fn record_incident(&mut self, update: IncidentUpdate) -> Result<&Incident, IncidentError> {
+        let pos = self.incidents.iter().position(|i| i.id == update.id);
+        let merged = update.apply(pos.map(|p| &self.incidents[p]))?;
+        self.incident_feed_seen = true;
+        let p = match pos {
+            Some(p) => {
+                self.incidents[p] = merged;
+                p
+            }
+            None => {
+                self.incidents.push(merged);
+                self.incidents.len() - 1
+            }
+        };
+        Ok(&self.incidents[p])
+    }
+}

@@ -1,0 +1,20 @@
+//! The pure core of Pacer: events, windows, quantiles, bands and the metric engine.
+//!
+//! Nothing in this crate performs I/O or reads the clock: every function takes the
+//! events and the window it works on, so a figure depends only on its inputs. The
+//! contract implemented here is `docs/metrics.md` (which follows the product spec).
+
+pub mod band;
+pub mod config;
+pub mod engine;
+pub mod event;
+pub mod quantile;
+pub mod scope;
+pub mod time;
+
+pub use band::{Band, BandThresholds};
+pub use config::{AttributionPolicy, MetricsConfig, ProductionEnvironments};
+pub use engine::{EventSet, Metrics, Prepared};
+pub use event::{Change, DeployStatus, Deployment, Incident, IncidentError, IncidentUpdate};
+pub use scope::{Scope, TeamMap};
+pub use time::{Timestamp, Window};
