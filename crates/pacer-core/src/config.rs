@@ -47,7 +47,14 @@ impl ProductionEnvironments {
     }
     pub fn contains(&self, environment: &str) -> bool {
         let env = environment.trim();
-        self.0.iter().any(|p| p.eq_ignore_ascii_case(env))
+        if env.is_ascii() {
+            self.0.iter().any(|p| p.eq_ignore_ascii_case(env))
+        } else {
+            // Names are stored lower-cased with `to_lowercase`; compare the same way so
+            // that a non-ASCII name matches case-insensitively too.
+            let env = env.to_lowercase();
+            self.0.contains(&env)
+        }
     }
     pub fn names(&self) -> &[String] {
         &self.0

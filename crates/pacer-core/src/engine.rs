@@ -298,6 +298,11 @@ impl<'a> Prepared<'a> {
                 }
             }
             if let Some(s) = d.lead_time_seconds {
+                // A negative precomputed lead time is a change that started after its
+                // deployment: it counts as 0 and is reported like any other.
+                if s < 0.0 {
+                    clamped += 1;
+                }
                 lead_times.push(s.max(0.0));
             }
         }
