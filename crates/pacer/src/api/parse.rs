@@ -1,0 +1,169 @@
+//! Request bodies into domain types.
+
+use super::error::ApiError;
+use super::input::Fields;
+use pacer_core::{Change, DeployStatus, Deployment, IncidentUpdate, Timestamp};
+use serde_json::Value;
+
+pub const DEPLOYMENT_FIELDS: &[&str] = &[
+    "id",
+    "service",
+    "environment",
+    "status",
+    "deployed_at",
+    "sha",
+    "repo",
+    "team",
+    "changes",
+    "lead_time_seconds",
+];
+pub const CHANGE_FIELDS: &[&str] = &["id", "started_at"];
+pub const INCIDENT_FIELDS: &[&str] = &[
+    "id",
+    "service",
+    "environment",
+    "opened_at",
+    "resolved_at",
+    "severity",
+    "caused_by_deploy",
+    "deployment_id",
+];
+pub const TRIAGE_FIELDS: &[&str] = &["caused_by_deploy", "deployment_id"];
+
+/// Most changes one deployment may carry.
+pub const MAX_CHANGES: usize = 10_000;
+/// A lead time longer than this is a bug in the sender (usually the Unix time itself,
+/// from an empty `git log A..B` range), not a lead time.
+pub const MAX_LEAD_TIME_SECONDS: f64 = 10.0 * 365.25 * 86400.0;
+
+/// A new id for a deployment that came without one.
+pub fn new_id(prefix: &str) -> String {
+    format!(
+        "{prefix}_{:016x}{:016x}",
+        fastrand::u64(..),
+        fastrand::u64(..)
+    )
+}
+
+pub fn deployment(bytes: &[u8], now: Timestamp) -> Result<Deployment, ApiError> {
+    let mut f = Fields::from_body(bytes, DEPLOYMENT_FIELDS)?;
+    let id = f.optional_text("id")?.unwrap_or_else(|| new_id("dep"));
+    let service = f.required_text(
+        "service",
+        "name the deployed service, e.g. \"payments-api\"",
+    )?;
+    let environment = f.required_text(
+        "environment",
+        "name the target environment, e.g. \"production\"",
+    )?;
+    let status = match f.optional_text("status")? {
+        None => DeployStatus::Success,
+        Some(s) => DeployStatus::parse(&s.to_lowercase()).ok_or_else(|| {
+            ApiError::invalid(format!("status {s:?} is not one of: success, failure"))
+        })?,
+    };
+    let deployed_at = f.nullable_time("deployed_at")?.flatten().unwrap_or(now);
+    let sha = f.optional_text("sha")?;
+    let repo = f.optional_text("repo")?;
+    let team = f.optional_text("team")?;
+    let lead_time_seconds = f.optional_number("lead_time_seconds")?;
+    let raw_changes = f.optional_array("changes")?;
+    f.finish()?;
+
+    if let Some(lt) = lead_time_seconds {
+        if !lt.is_finite() || lt < 0.0 {
+            return Err(ApiError::invalid(format!(
+                "lead_time_seconds {lt} must be zero or more seconds"
+            )));
+        }
+        if lt > MAX_LEAD_TIME_SECONDS {
+            return Err(ApiError::invalid(format!(
+                "lead_time_seconds {lt} is longer than 10 years: this is usually the Unix time itself, \
+                 because the first-commit timestamp came out empty (e.g. `git log origin/main..HEAD` on main \
+                 after a merge); compute it from the first commit of the change's branch"
+            )));
+        }
+    }
+    let mut changes = Vec::new();
+    if let Some(raw) = raw_changes {
+        if lead_time_seconds.is_some() && !raw.is_empty() {
+            return Err(ApiError::invalid(
+                "send either changes or lead_time_seconds, not both: lead_time_seconds stands for one change",
+            ));
+        }
+        if raw.len() > MAX_CHANGES {
+            return Err(ApiError::invalid(format!(
+                "changes has {} entries; the limit is {MAX_CHANGES} per deployment",
+                raw.len()
+            )));
+        }
+        for (i, value) in raw.into_iter().enumerate() {
+            changes.push(change(value, i)?);
+        }
+    }
+    Ok(Deployment {
+        id,
+        service,
+        environment,
+        status,
+        deployed_at,
+        sha,
+        repo,
+        team,
+        changes,
+        lead_time_seconds,
+    })
+}
+
+fn change(value: Value, i: usize) -> Result<Change, ApiError> {
+    let mut f = Fields::from_value(value, format!("changes[{i}]."), CHANGE_FIELDS)?;
+    let id = f.required_text("id", "the change's commit sha or pull request reference")?;
+    let started_at = f.required_time("started_at")?;
+    f.finish()?;
+    Ok(Change { id, started_at })
+}
+
+pub fn incident(bytes: &[u8]) -> Result<IncidentUpdate, ApiError> {
+    let mut f = Fields::from_body(bytes, INCIDENT_FIELDS)?;
+    let id = f.required_text(
+        "id",
+        "the incident's id in your incident tool, e.g. \"PD-Q1W2E3\"",
+    )?;
+    let service = f.nullable_text("service")?;
+    let environment = f.optional_text("environment")?;
+    let opened_at = f.required_time("opened_at")?;
+    let resolved_at = f.nullable_time("resolved_at")?;
+    let severity = f.nullable_text("severity")?;
+    let caused_by_deploy = f.nullable_bool("caused_by_deploy")?;
+    let deployment_id = f.nullable_text("deployment_id")?;
+    f.finish()?;
+    Ok(IncidentUpdate {
+        id,
+        service,
+        environment,
+        opened_at: Some(opened_at),
+        resolved_at,
+        severity,
+        caused_by_deploy,
+        deployment_id,
+    })
+}
+
+pub fn triage(bytes: &[u8], id: String) -> Result<IncidentUpdate, ApiError> {
+    let mut f = Fields::from_body(bytes, TRIAGE_FIELDS)?;
+    let caused_by_deploy = f.nullable_bool("caused_by_deploy")?;
+    let deployment_id = f.nullable_text("deployment_id")?;
+    f.finish()?;
+    if caused_by_deploy.is_none() && deployment_id.is_none() {
+        return Err(ApiError::bad(
+            "missing_field",
+            "send caused_by_deploy (true, false or null) and/or deployment_id to triage the incident",
+        ));
+    }
+    Ok(IncidentUpdate {
+        id,
+        caused_by_deploy,
+        deployment_id,
+        ..IncidentUpdate::default()
+    })
+}

@@ -1,0 +1,94 @@
+//! What Pacer does, independent of how it is asked: the server's handlers and the CLI's
+//! direct-database mode both call these.
+
+use crate::settings::Settings;
+use crate::store::{SharedStore, StoreError, named_teams};
+use pacer_core::engine::{Metrics, Prepared};
+use pacer_core::scope::ScopeFilter;
+use pacer_core::{MetricsConfig, Scope, TeamMap, Window};
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct Pacer {
+    pub store: SharedStore,
+    pub settings: Arc<Settings>,
+    pub config: Arc<MetricsConfig>,
+}
+
+/// Every scope's figures for one window.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub window: Window,
+    pub organisation: Metrics,
+    pub teams: Vec<Metrics>,
+    pub services: Vec<Metrics>,
+}
+
+impl Pacer {
+    pub fn new(store: SharedStore, settings: Settings) -> Self {
+        let config = Arc::new(settings.metrics_config());
+        Pacer {
+            store,
+            settings: Arc::new(settings),
+            config,
+        }
+    }
+
+    /// Production environment names as stored in `env_key` (lower-case).
+    pub fn production_keys(&self) -> Vec<String> {
+        self.config.production.names().to_vec()
+    }
+
+    pub async fn team_map(&self) -> Result<(TeamMap, Vec<String>), StoreError> {
+        let services = self.store.services().await?;
+        let names = services.iter().map(|s| s.name.clone()).collect();
+        Ok((
+            TeamMap::new(self.settings.teams.clone(), named_teams(&services)),
+            names,
+        ))
+    }
+
+    /// The figures of one scope over one window.
+    pub async fn metrics(&self, scope: &Scope, window: Window) -> Result<Metrics, StoreError> {
+        let (teams, _) = self.team_map().await?;
+        let services: Option<Vec<String>> = match ScopeFilter::resolve(scope, &teams) {
+            ScopeFilter::Organisation => None,
+            ScopeFilter::Services(set) => Some(set.into_iter().collect()),
+        };
+        let events = self
+            .store
+            .load_window(services.as_deref(), &self.production_keys(), window)
+            .await?;
+        Ok(Prepared::new(&events, &self.config).metrics(&teams, scope, window))
+    }
+
+    /// Every service, every team and the organisation, from one load.
+    pub async fn report(&self, window: Window) -> Result<Report, StoreError> {
+        let (teams, service_names) = self.team_map().await?;
+        let events = self
+            .store
+            .load_window(None, &self.production_keys(), window)
+            .await?;
+        let prepared = Prepared::new(&events, &self.config);
+        let mut all_services: std::collections::BTreeSet<String> =
+            service_names.into_iter().collect();
+        all_services.extend(self.settings.teams.keys().cloned());
+        Ok(Report {
+            window,
+            organisation: prepared.metrics(&teams, &Scope::organisation(), window),
+            teams: teams
+                .teams()
+                .into_iter()
+                .map(|t| prepared.metrics(&teams, &Scope::team(t), window))
+                .collect(),
+            services: all_services
+                .into_iter()
+                .map(|s| {
+                    let mut m = prepared.metrics(&teams, &Scope::service(&s), window);
+                    m.scope.team = teams.team_of(&s).map(String::from);
+                    m
+                })
+                .collect(),
+        })
+    }
+}

@@ -1,0 +1,479 @@
+//! The `pacer` command line. Every subcommand drives the same library code as the server.
+
+use crate::app::Pacer;
+use crate::render::{self, Format};
+use crate::settings::Settings;
+use crate::{present, server, store, timefmt};
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use pacer_core::Window;
+use serde_json::{Value, json};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:7077";
+pub const DEMO_DATABASE: &str = "sqlite://pacer-demo.db";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pacer",
+    version,
+    about = "DORA metrics from real production deployments and real incidents"
+)]
+pub struct Cli {
+    /// TOML config file (see `pacer config`); PACER_SECTION__KEY environment variables override it.
+    #[arg(long, global = true, env = "PACER_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (creates and migrates the database).
+    Serve(ServeArgs),
+    /// Load a generated 90-day history into a demo database, print a report and serve it.
+    Demo(DemoArgs),
+    /// The four metrics with their bands for every service, team and the organisation.
+    Report(ReportArgs),
+    /// Send deployments to a server.
+    #[command(subcommand)]
+    Deployment(DeploymentCommand),
+    /// Send incidents and triage to a server.
+    #[command(subcommand)]
+    Incident(IncidentCommand),
+    /// Print the effective configuration (defaults, file, environment) as TOML.
+    Config,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:7077, or server.listen]
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Database URL, e.g. sqlite://pacer.db [default: sqlite://pacer.db, or server.database]
+    #[arg(long)]
+    pub database: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:7077")]
+    pub listen: String,
+    /// Demo database; recreated on every run when it is the default.
+    #[arg(long, default_value = DEMO_DATABASE)]
+    pub database: String,
+    /// Days of history to generate.
+    #[arg(long, default_value_t = 90)]
+    pub days: u32,
+    /// Seed of the generator (same seed, same history).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Print the report and exit instead of serving.
+    #[arg(long)]
+    pub no_serve: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ColourChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Read this database directly [default: server.database]
+    #[arg(long, conflicts_with = "server")]
+    pub database: Option<String>,
+    /// Ask a running server instead of reading a database.
+    #[arg(long, env = "PACER_SERVER")]
+    pub server: Option<String>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Window length in days [default: metrics.default_window_days]
+    #[arg(long)]
+    pub days: Option<u32>,
+    /// Window end: RFC 3339 or Unix seconds [default: now]
+    #[arg(long)]
+    pub end: Option<String>,
+    #[arg(long, value_enum, default_value_t = ColourChoice::Auto)]
+    pub color: ColourChoice,
+}
+
+#[derive(Debug, Args)]
+pub struct ServerArg {
+    /// Pacer server URL.
+    #[arg(long, env = "PACER_SERVER", default_value = DEFAULT_SERVER)]
+    pub server: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeploymentCommand {
+    /// Record one deployment (prints its id).
+    Record(RecordArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    #[command(flatten)]
+    pub server: ServerArg,
+    #[arg(long)]
+    pub service: String,
+    #[arg(long)]
+    pub environment: String,
+    /// success or failure.
+    #[arg(long, default_value = "success")]
+    pub status: String,
+    /// Deployment id (made by the server when absent); re-sending an id never double counts.
+    #[arg(long)]
+    pub id: Option<String>,
+    /// When it was deployed: RFC 3339 or Unix seconds [default: now]
+    #[arg(long)]
+    pub deployed_at: Option<String>,
+    #[arg(long)]
+    pub sha: Option<String>,
+    #[arg(long)]
+    pub repo: Option<String>,
+    #[arg(long)]
+    pub team: Option<String>,
+    /// A change it carries, as ID=STARTED_AT (first commit time, RFC 3339 or Unix seconds). Repeatable.
+    #[arg(long = "change", value_name = "ID=STARTED_AT")]
+    pub changes: Vec<String>,
+    /// A precomputed lead time (one change) instead of --change.
+    #[arg(long, conflicts_with = "changes")]
+    pub lead_time_seconds: Option<f64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IncidentCommand {
+    /// Record an incident as opened.
+    Open(OpenArgs),
+    /// Mark an incident resolved.
+    Resolve(ResolveArgs),
+    /// Say whether a deployment caused an incident.
+    Triage(TriageArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OpenArgs {
+    #[command(flatten)]
+    pub server: ServerArg,
+    #[arg(long)]
+    pub id: String,
+    #[arg(long)]
+    pub service: Option<String>,
+    #[arg(long, default_value = "production")]
+    pub environment: String,
+    /// RFC 3339 or Unix seconds [default: now]
+    #[arg(long)]
+    pub opened_at: Option<String>,
+    #[arg(long)]
+    pub severity: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ResolveArgs {
+    #[command(flatten)]
+    pub server: ServerArg,
+    #[arg(long)]
+    pub id: String,
+    /// RFC 3339 or Unix seconds [default: now]
+    #[arg(long)]
+    pub resolved_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Triage {
+    True,
+    False,
+    Unset,
+}
+
+#[derive(Debug, Args)]
+pub struct TriageArgs {
+    #[command(flatten)]
+    pub server: ServerArg,
+    #[arg(long)]
+    pub id: String,
+    /// Whether a deployment caused it (`unset` clears the triage).
+    #[arg(long, value_enum)]
+    pub caused_by_deploy: Triage,
+    /// The deployment that caused it.
+    #[arg(long)]
+    pub deployment_id: Option<String>,
+}
+
+fn time_arg(name: &str, value: &Option<String>) -> anyhow::Result<Option<i64>> {
+    value
+        .as_deref()
+        .map(|v| {
+            timefmt::parse_flexible(v)
+                .map(|t| t.millis() / 1000)
+                .map_err(|e| anyhow::anyhow!("--{name}: {e}"))
+        })
+        .transpose()
+}
+
+fn time_text(name: &str, value: &Option<String>) -> anyhow::Result<Option<String>> {
+    value
+        .as_deref()
+        .map(|v| {
+            timefmt::parse_flexible(v)
+                .map(timefmt::format)
+                .map_err(|e| anyhow::anyhow!("--{name}: {e}"))
+        })
+        .transpose()
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut settings = Settings::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Config => {
+            print!("{}", settings.to_toml());
+            Ok(())
+        }
+        Command::Serve(args) => {
+            if let Some(l) = args.listen {
+                settings.server.listen = l;
+            }
+            if let Some(d) = args.database {
+                settings.server.database = d;
+            }
+            serve(settings, None).await
+        }
+        Command::Demo(args) => demo(settings, args).await,
+        Command::Report(args) => report(settings, args).await,
+        Command::Deployment(DeploymentCommand::Record(args)) => record_deployment(args).await,
+        Command::Incident(cmd) => incident(cmd).await,
+    }
+}
+
+async fn serve(settings: Settings, before: Option<String>) -> anyhow::Result<()> {
+    let listen = settings.server.listen.clone();
+    let database = settings.server.database.clone();
+    let store = store::open(&database)
+        .await
+        .with_context(|| format!("opening database {database}"))?;
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| {
+            format!("cannot listen on {listen}; pick another address with --listen")
+        })?;
+    let addr = listener.local_addr()?;
+    if let Some(text) = before {
+        print!("{text}");
+    }
+    println!("pacer listening on http://{addr} (database {database})");
+    tracing::info!(%addr, %database, "listening");
+    server::run(
+        listener,
+        Pacer::new(store, settings),
+        server::shutdown_signal(),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn demo(mut settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
+    let path = args
+        .database
+        .strip_prefix("sqlite://")
+        .or_else(|| args.database.strip_prefix("sqlite:"))
+        .map(|p| p.split('?').next().unwrap_or(p).to_string());
+    if let Some(path) = &path {
+        if args.database == DEMO_DATABASE {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{path}{suffix}"));
+            }
+        } else if std::path::Path::new(path).exists() {
+            bail!(
+                "{path} already exists; `pacer demo` only writes into a new database (or the default {DEMO_DATABASE})"
+            );
+        }
+    }
+    let store = store::open(&args.database).await?;
+    let now = timefmt::now();
+    let data = crate::demo::generate(now, args.days, args.seed);
+    let (n_dep, n_inc) = (data.deployments.len(), data.incidents.len());
+    for d in &data.deployments {
+        store.record_deployment(d).await?;
+    }
+    for i in data.incidents {
+        store.record_incident(i).await?;
+    }
+    settings.server.database = args.database.clone();
+    settings.server.listen = args.listen.clone();
+    let pacer = Pacer::new(store, settings.clone());
+    let window = Window::new(now, settings.metrics.default_window_days);
+    let report = present::report_json(&pacer.report(window).await?, &pacer.config);
+    let mut text = format!(
+        "Loaded a generated {}-day history: {n_dep} deployments, {n_inc} incidents into {}\n\n",
+        args.days, args.database
+    );
+    text.push_str(&render::table(&report, std::io::stdout().is_terminal()));
+    text.push('\n');
+    if args.no_serve {
+        print!("{text}");
+        return Ok(());
+    }
+    drop(pacer);
+    text.push_str(&format!(
+        "Try: curl 'http://{}/api/v1/metrics?team=payments'   (Ctrl-C to stop)\n",
+        args.listen
+    ));
+    serve(settings, Some(text)).await
+}
+
+async fn report(settings: Settings, args: ReportArgs) -> anyhow::Result<()> {
+    let days = args.days.unwrap_or(settings.metrics.default_window_days);
+    if days == 0 {
+        bail!("--days must be at least 1");
+    }
+    let end = time_arg("end", &args.end)?;
+    let report: present::ReportJson = match &args.server {
+        Some(server) => {
+            let mut url = format!("{}/api/v1/report?days={days}", server.trim_end_matches('/'));
+            if let Some(end) = end {
+                url.push_str(&format!("&end={end}"));
+            }
+            let body = send(reqwest::Client::new().get(&url)).await?;
+            serde_json::from_value(body)
+                .context("the server's report is not in the expected shape")?
+        }
+        None => {
+            let database = args
+                .database
+                .clone()
+                .unwrap_or(settings.server.database.clone());
+            let store = store::open(&database)
+                .await
+                .with_context(|| format!("opening database {database}"))?;
+            let pacer = Pacer::new(store, settings);
+            let end = end.map_or_else(timefmt::now, pacer_core::Timestamp::from_seconds);
+            present::report_json(&pacer.report(Window::new(end, days)).await?, &pacer.config)
+        }
+    };
+    let colours = match args.color {
+        ColourChoice::Always => true,
+        ColourChoice::Never => false,
+        ColourChoice::Auto => {
+            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+        }
+    };
+    print!("{}", render::render(&report, args.format, colours)?);
+    Ok(())
+}
+
+/// Sends a request and returns the JSON body, or the server's error message.
+async fn send(request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+    let response = request
+        .send()
+        .await
+        .context("cannot reach the Pacer server; check --server or PACER_SERVER")?;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        let message = body
+            .get("error")
+            .and_then(Value::as_str)
+            .unwrap_or("no error message");
+        bail!("server answered {status}: {message}");
+    }
+    Ok(body)
+}
+
+async fn record_deployment(args: RecordArgs) -> anyhow::Result<()> {
+    let mut changes = Vec::new();
+    for c in &args.changes {
+        let (id, started) = c.rsplit_once('=').with_context(|| {
+            format!("--change {c:?} must look like ID=STARTED_AT, e.g. abc123=2026-03-15T14:23:00Z")
+        })?;
+        let started =
+            timefmt::parse_flexible(started).map_err(|e| anyhow::anyhow!("--change {c:?}: {e}"))?;
+        changes.push(json!({"id": id, "started_at": timefmt::format(started)}));
+    }
+    let mut body = json!({
+        "service": args.service,
+        "environment": args.environment,
+        "status": args.status,
+    });
+    let obj = body.as_object_mut().expect("object");
+    for (k, v) in [
+        ("id", &args.id),
+        ("sha", &args.sha),
+        ("repo", &args.repo),
+        ("team", &args.team),
+    ] {
+        if let Some(v) = v {
+            obj.insert(k.into(), json!(v));
+        }
+    }
+    if let Some(t) = time_text("deployed-at", &args.deployed_at)? {
+        obj.insert("deployed_at".into(), json!(t));
+    }
+    if !changes.is_empty() {
+        obj.insert("changes".into(), Value::Array(changes));
+    }
+    if let Some(lt) = args.lead_time_seconds {
+        obj.insert("lead_time_seconds".into(), json!(lt));
+    }
+    let url = format!(
+        "{}/api/v1/deployments",
+        args.server.server.trim_end_matches('/')
+    );
+    let answer = send(reqwest::Client::new().post(url).json(&body)).await?;
+    println!(
+        "{}",
+        answer.get("id").and_then(Value::as_str).unwrap_or_default()
+    );
+    Ok(())
+}
+
+async fn incident(cmd: IncidentCommand) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    let answer = match cmd {
+        IncidentCommand::Open(a) => {
+            let opened = time_text("opened-at", &a.opened_at)?
+                .unwrap_or_else(|| timefmt::format(timefmt::now()));
+            let mut body = json!({"id": a.id, "environment": a.environment, "opened_at": opened});
+            if let Some(s) = a.service {
+                body["service"] = json!(s);
+            }
+            if let Some(s) = a.severity {
+                body["severity"] = json!(s);
+            }
+            let url = format!("{}/api/v1/incidents", a.server.server.trim_end_matches('/'));
+            send(client.post(url).json(&body)).await?
+        }
+        IncidentCommand::Resolve(a) => {
+            let base = a.server.server.trim_end_matches('/');
+            let current = send(client.get(format!("{base}/api/v1/incidents/{}", a.id))).await?;
+            let opened = current["incident"]["opened_at"].clone();
+            let resolved = time_text("resolved-at", &a.resolved_at)?
+                .unwrap_or_else(|| timefmt::format(timefmt::now()));
+            let body = json!({"id": a.id, "opened_at": opened, "resolved_at": resolved});
+            send(client.post(format!("{base}/api/v1/incidents")).json(&body)).await?
+        }
+        IncidentCommand::Triage(a) => {
+            let caused = match a.caused_by_deploy {
+                Triage::True => json!(true),
+                Triage::False => json!(false),
+                Triage::Unset => Value::Null,
+            };
+            let mut body = json!({"caused_by_deploy": caused});
+            if let Some(d) = a.deployment_id {
+                body["deployment_id"] = json!(d);
+            }
+            let url = format!(
+                "{}/api/v1/incidents/{}",
+                a.server.server.trim_end_matches('/'),
+                a.id
+            );
+            send(client.patch(url).json(&body)).await?
+        }
+    };
+    println!("{}", serde_json::to_string_pretty(&answer)?);
+    Ok(())
+}

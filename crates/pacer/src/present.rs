@@ -1,0 +1,312 @@
+//! What users read: the JSON shapes of API v1 (shared by the server and `pacer report`).
+
+use crate::timefmt::format as ts;
+use pacer_core::engine::{Metrics, ORG_WIDE_HINT, Restore};
+use pacer_core::{Band, Deployment, Incident, MetricsConfig};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = Scope)]
+pub struct ScopeJson {
+    #[schema(required = true)]
+    pub service: Option<String>,
+    #[schema(required = true)]
+    pub team: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = Window, description = "The window: events with `start < t <= end`.")]
+pub struct WindowJson {
+    /// Exclusive start: `end - days*86400s`.
+    #[schema(format = DateTime)]
+    pub start: String,
+    /// Inclusive end.
+    #[schema(format = DateTime)]
+    pub end: String,
+    pub days: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = DeploymentFrequency)]
+pub struct DeploymentFrequencyJson {
+    /// Successful production deployments in the window.
+    pub deployments: usize,
+    /// `deployments / days`.
+    pub per_day: f64,
+    #[schema(value_type = Option<crate::api::openapi::Band>, required = true)]
+    pub band: Option<Band>,
+    /// The band is drawn from fewer than 5 samples.
+    pub low_confidence: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = LeadTime)]
+pub struct LeadTimeJson {
+    /// Changes whose deployment is in the window.
+    pub changes: usize,
+    /// Median; `null` with no samples.
+    #[schema(required = true)]
+    pub p50_seconds: Option<f64>,
+    /// 90th percentile (linear interpolation); `null` with no samples.
+    #[schema(required = true)]
+    pub p90_seconds: Option<f64>,
+    #[schema(value_type = Option<crate::api::openapi::Band>, required = true)]
+    pub band: Option<Band>,
+    /// The band is drawn from fewer than 5 samples.
+    pub low_confidence: bool,
+    /// Changes that started after their deployment (clock skew); they count as 0 seconds.
+    pub changes_started_after_deployment: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Present when some changes started after their deployment.
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = ChangeFailureRate)]
+pub struct ChangeFailureRateJson {
+    /// Successful production deployments in the window.
+    pub deployments: usize,
+    /// Of those, the ones that at least one incident counting as caused by a deployment is
+    /// attributed to.
+    pub failed_deployments: usize,
+    /// `failed_deployments / deployments` in percent; `null` with no deployments.
+    #[schema(required = true)]
+    pub percent: Option<f64>,
+    #[schema(value_type = Option<crate::api::openapi::Band>, required = true)]
+    pub band: Option<Band>,
+    /// The band is drawn from fewer than 5 samples.
+    pub low_confidence: bool,
+    /// Incidents with no service, attributed to the latest production deployment of any service
+    /// by time (organisation-wide).
+    pub attributed_organisation_wide: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Present when some attribution is organisation-wide: send the incident's service.
+    pub hint: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = Mttr, description = "Time to restore: resolved-at minus opened-at of production incidents resolved in the window.")]
+pub struct MttrJson {
+    pub incidents: usize,
+    /// Median; `null` with no samples.
+    #[schema(required = true)]
+    pub p50_seconds: Option<f64>,
+    /// 90th percentile (linear interpolation); `null` with no samples.
+    #[schema(required = true)]
+    pub p90_seconds: Option<f64>,
+    #[schema(value_type = Option<crate::api::openapi::Band>, required = true)]
+    pub band: Option<Band>,
+    /// The band is drawn from fewer than 5 samples.
+    pub low_confidence: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Why there is no figure (e.g. no incident data); MTTR is never estimated from deployments.
+    pub missing_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = FailedDeploymentRecoveryTime, description = "Time to restore over only the incidents counting as caused by a deployment.")]
+pub struct RecoveryJson {
+    pub incidents: usize,
+    /// Median; `null` with no samples.
+    #[schema(required = true)]
+    pub p50_seconds: Option<f64>,
+    /// 90th percentile (linear interpolation); `null` with no samples.
+    #[schema(required = true)]
+    pub p90_seconds: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = Metrics)]
+pub struct MetricsJson {
+    pub scope: ScopeJson,
+    pub window: WindowJson,
+    pub deployment_frequency: DeploymentFrequencyJson,
+    pub lead_time: LeadTimeJson,
+    pub change_failure_rate: ChangeFailureRateJson,
+    pub mttr: MttrJson,
+    pub failed_deployment_recovery_time: RecoveryJson,
+    /// Production incidents opened in the window whose `caused_by_deploy` is unset.
+    pub untriaged_incidents: usize,
+    /// The worst of the four bands; `null` when any is `null`.
+    #[schema(value_type = Option<crate::api::openapi::Band>, required = true)]
+    pub overall_band: Option<Band>,
+    #[schema(value_type = crate::api::openapi::AttributionPolicy)]
+    pub attribution_policy: String,
+}
+
+fn mttr_json(r: &Restore) -> MttrJson {
+    MttrJson {
+        incidents: r.incidents,
+        p50_seconds: r.p50_seconds,
+        p90_seconds: r.p90_seconds,
+        band: r.band,
+        low_confidence: r.low_confidence,
+        missing_reason: r.missing_reason.map(String::from),
+    }
+}
+
+pub fn metrics_json(m: &Metrics, config: &MetricsConfig) -> MetricsJson {
+    let lt = &m.lead_time;
+    let cfr = &m.change_failure_rate;
+    MetricsJson {
+        scope: ScopeJson { service: m.scope.service.clone(), team: m.scope.team.clone() },
+        window: WindowJson { start: ts(m.window.start()), end: ts(m.window.end), days: m.window.days },
+        deployment_frequency: DeploymentFrequencyJson {
+            deployments: m.deployment_frequency.deployments,
+            per_day: m.deployment_frequency.per_day,
+            band: Some(m.deployment_frequency.band),
+            low_confidence: m.deployment_frequency.low_confidence,
+        },
+        lead_time: LeadTimeJson {
+            changes: lt.changes,
+            p50_seconds: lt.p50_seconds,
+            p90_seconds: lt.p90_seconds,
+            band: lt.band,
+            low_confidence: lt.low_confidence,
+            changes_started_after_deployment: lt.changes_started_after_deployment,
+            note: (lt.changes_started_after_deployment > 0).then(|| {
+                format!(
+                    "{} change(s) started after their deployment (clock skew) and count as 0 seconds",
+                    lt.changes_started_after_deployment
+                )
+            }),
+        },
+        change_failure_rate: ChangeFailureRateJson {
+            deployments: cfr.deployments,
+            failed_deployments: cfr.failed_deployments,
+            percent: cfr.percent,
+            band: cfr.band,
+            low_confidence: cfr.low_confidence,
+            attributed_organisation_wide: cfr.attributed_organisation_wide,
+            hint: (cfr.attributed_organisation_wide > 0).then(|| ORG_WIDE_HINT.to_string()),
+        },
+        mttr: mttr_json(&m.mttr),
+        failed_deployment_recovery_time: RecoveryJson {
+            incidents: m.failed_deployment_recovery_time.incidents,
+            p50_seconds: m.failed_deployment_recovery_time.p50_seconds,
+            p90_seconds: m.failed_deployment_recovery_time.p90_seconds,
+        },
+        untriaged_incidents: m.untriaged_incidents,
+        overall_band: m.overall_band,
+        attribution_policy: config.attribution.as_str().to_string(),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = Change)]
+pub struct ChangeJson {
+    pub id: String,
+    #[schema(format = DateTime)]
+    pub started_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = Deployment)]
+pub struct DeploymentJson {
+    pub id: String,
+    pub service: String,
+    pub environment: String,
+    #[schema(value_type = crate::api::openapi::DeployStatus)]
+    pub status: String,
+    #[schema(format = DateTime)]
+    pub deployed_at: String,
+    #[schema(required = true)]
+    pub sha: Option<String>,
+    #[schema(required = true)]
+    pub repo: Option<String>,
+    #[schema(required = true)]
+    pub team: Option<String>,
+    pub changes: Vec<ChangeJson>,
+    #[schema(required = true)]
+    pub lead_time_seconds: Option<f64>,
+    /// Whether it is a successful production deployment (the only kind that counts).
+    pub counts: bool,
+}
+
+pub fn deployment_json(d: &Deployment, config: &MetricsConfig) -> DeploymentJson {
+    DeploymentJson {
+        id: d.id.clone(),
+        service: d.service.clone(),
+        environment: d.environment.clone(),
+        status: d.status.as_str().to_string(),
+        deployed_at: ts(d.deployed_at),
+        sha: d.sha.clone(),
+        repo: d.repo.clone(),
+        team: d.team.clone(),
+        changes: d
+            .changes
+            .iter()
+            .map(|c| ChangeJson {
+                id: c.id.clone(),
+                started_at: ts(c.started_at),
+            })
+            .collect(),
+        lead_time_seconds: d.lead_time_seconds,
+        counts: d.status == pacer_core::DeployStatus::Success
+            && config.production.contains(&d.environment),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = Incident)]
+pub struct IncidentJson {
+    pub id: String,
+    #[schema(required = true)]
+    pub service: Option<String>,
+    pub environment: String,
+    #[schema(format = DateTime)]
+    pub opened_at: String,
+    /// `null` while open.
+    #[schema(required = true, format = DateTime)]
+    pub resolved_at: Option<String>,
+    #[schema(required = true)]
+    pub severity: Option<String>,
+    /// Triage; `null`: untriaged.
+    #[schema(required = true)]
+    pub caused_by_deploy: Option<bool>,
+    #[schema(required = true)]
+    pub deployment_id: Option<String>,
+    /// `resolved_at - opened_at`; `null` while open.
+    #[schema(required = true)]
+    pub duration_seconds: Option<f64>,
+    /// Whether it is a production incident (the only kind that counts).
+    pub production: bool,
+}
+
+pub fn incident_json(i: &Incident, config: &MetricsConfig) -> IncidentJson {
+    IncidentJson {
+        id: i.id.clone(),
+        service: i.service.clone(),
+        environment: i.environment.clone(),
+        opened_at: ts(i.opened_at),
+        resolved_at: i.resolved_at.map(ts),
+        severity: i.severity.clone(),
+        caused_by_deploy: i.caused_by_deploy,
+        deployment_id: i.deployment_id.clone(),
+        duration_seconds: i.resolved_at.map(|r| r.seconds_since(i.opened_at)),
+        production: config.production.contains(&i.environment),
+    }
+}
+
+/// `GET /api/v1/report` and `pacer report --format json`: every scope for one window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = Report)]
+pub struct ReportJson {
+    pub window: WindowJson,
+    pub organisation: MetricsJson,
+    pub teams: Vec<MetricsJson>,
+    pub services: Vec<MetricsJson>,
+}
+
+pub fn report_json(r: &crate::app::Report, config: &MetricsConfig) -> ReportJson {
+    ReportJson {
+        window: WindowJson {
+            start: ts(r.window.start()),
+            end: ts(r.window.end),
+            days: r.window.days,
+        },
+        organisation: metrics_json(&r.organisation, config),
+        teams: r.teams.iter().map(|m| metrics_json(m, config)).collect(),
+        services: r.services.iter().map(|m| metrics_json(m, config)).collect(),
+    }
+}

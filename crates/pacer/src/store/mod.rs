@@ -1,0 +1,126 @@
+//! Storage: one trait, picked once at start-up. Handlers and the CLI see only [`Store`].
+
+mod sql;
+
+pub use sql::SqlStore;
+
+use async_trait::async_trait;
+use pacer_core::{
+    Deployment, EventSet, Incident, IncidentError, IncidentUpdate, Timestamp, Window,
+};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub type SharedStore = Arc<dyn Store>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Invalid(#[from] IncidentError),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported database url {0:?}: use sqlite://PATH")]
+    UnsupportedUrl(String),
+    #[error("stored row is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// Whether a delivery created an event or found it already recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    Created,
+    AlreadyRecorded,
+}
+
+/// Filters for listing events, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub service: Option<String>,
+    /// Restrict to these services (a team resolved to its services).
+    pub services: Option<Vec<String>>,
+    /// Compared case-insensitively.
+    pub environment: Option<String>,
+    pub status: Option<String>,
+    /// Inclusive lower bound on the event time.
+    pub from: Option<Timestamp>,
+    /// Inclusive upper bound on the event time.
+    pub to: Option<Timestamp>,
+    /// Incidents only: `Some(true)` only untriaged, `Some(false)` only triaged.
+    pub untriaged: Option<bool>,
+    pub limit: u32,
+    pub offset: u64,
+}
+
+/// What the store knows about a service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceRecord {
+    pub name: String,
+    /// The team of its latest deployment that names one.
+    pub named_team: Option<String>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Records a deployment and its changes in one transaction; a known id keeps its first
+    /// recording.
+    async fn record_deployment(&self, deployment: &Deployment) -> Result<Recorded, StoreError>;
+
+    /// Merges one incident delivery into the stored state in one transaction.
+    async fn record_incident(
+        &self,
+        update: IncidentUpdate,
+    ) -> Result<(Incident, Recorded), StoreError>;
+
+    async fn deployment(&self, id: &str) -> Result<Option<Deployment>, StoreError>;
+    async fn incident(&self, id: &str) -> Result<Option<Incident>, StoreError>;
+    async fn list_deployments(&self, query: &ListQuery) -> Result<Vec<Deployment>, StoreError>;
+    async fn list_incidents(&self, query: &ListQuery) -> Result<Vec<Incident>, StoreError>;
+
+    /// Successful deployments in any of `environments` (lower-case) of `service` (any
+    /// service when `None`) deployed in `[from, to]`, newest first.
+    async fn deployments_between(
+        &self,
+        service: Option<&str>,
+        environments: &[String],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<Deployment>, StoreError>;
+
+    /// Every service any event named, sorted by name.
+    async fn services(&self) -> Result<Vec<ServiceRecord>, StoreError>;
+
+    /// The latest successful deployment of `service` in `environments`, if any.
+    async fn latest_deployment(
+        &self,
+        service: &str,
+        environments: &[String],
+    ) -> Result<Option<Deployment>, StoreError>;
+
+    /// Everything needed to compute exact figures for `services` (all when `None`) over
+    /// `window`, with `environments` (lower-case) as production. See
+    /// `docs/architecture.md` for what that is and why it suffices.
+    async fn load_window(
+        &self,
+        services: Option<&[String]>,
+        environments: &[String],
+        window: Window,
+    ) -> Result<EventSet, StoreError>;
+
+    /// Readiness: can the database answer?
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// The team each service's deployments name, for [`pacer_core::TeamMap`].
+pub fn named_teams(services: &[ServiceRecord]) -> BTreeMap<String, String> {
+    services
+        .iter()
+        .filter_map(|s| s.named_team.clone().map(|t| (s.name.clone(), t)))
+        .collect()
+}
+
+/// Opens the database named by `url`, creating and migrating it.
+pub async fn open(url: &str) -> Result<SharedStore, StoreError> {
+    Ok(Arc::new(SqlStore::open(url).await?))
+}

@@ -1,0 +1,684 @@
+//! The SQL store. It talks to the database through sqlx's `Any` driver with portable SQL
+//! (`$n` placeholders, `ON CONFLICT`, row values), so the PostgreSQL backend can share it.
+
+use super::{ListQuery, Recorded, ServiceRecord, Store, StoreError};
+use async_trait::async_trait;
+use pacer_core::{
+    Change, DeployStatus, Deployment, EventSet, Incident, IncidentUpdate, Timestamp, Window,
+};
+use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::query::Query;
+use sqlx::{Any, AnyPool, AssertSqlSafe, Row, SqlSafeStr};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
+
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../../migrations/sqlite/0001_init.sql"),
+)];
+
+/// Bound parameters per statement stay well under SQLite's and PostgreSQL's limits.
+const MAX_PARAMS_PER_QUERY: usize = 500;
+
+const DEPLOYMENT_COLUMNS: &str =
+    "id, service, environment, status, deployed_at, sha, repo, team, lead_time_seconds";
+const INCIDENT_COLUMNS: &str =
+    "id, service, environment, opened_at, resolved_at, severity, caused_by_deploy, deployment_id";
+
+/// A store over SQL. Writes go through a one-connection pool: SQLite allows one writer
+/// at a time, and queueing in the pool is cheaper than retrying on `SQLITE_BUSY`.
+pub struct SqlStore {
+    read: AnyPool,
+    write: AnyPool,
+}
+
+fn sqlite_url(url: &str) -> Result<String, StoreError> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .ok_or_else(|| StoreError::UnsupportedUrl(url.to_string()))?;
+    if rest.is_empty() || rest.starts_with(":memory:") {
+        return Err(StoreError::UnsupportedUrl(format!(
+            "{url} (an in-memory database would be lost at exit; name a file)"
+        )));
+    }
+    let sep = if rest.contains('?') { '&' } else { '?' };
+    let mode = if rest.contains("mode=") {
+        String::new()
+    } else {
+        format!("{sep}mode=rwc")
+    };
+    Ok(format!("sqlite://{rest}{mode}"))
+}
+
+impl SqlStore {
+    pub async fn open(url: &str) -> Result<SqlStore, StoreError> {
+        sqlx::any::install_default_drivers();
+        let url = sqlite_url(url)?;
+        let options = |max: u32| {
+            AnyPoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(Duration::from_secs(30))
+                .after_connect(|conn, _meta| {
+                    Box::pin(async move {
+                        // WAL lets readers run beside the writer; synchronous=FULL makes an
+                        // acknowledged write survive a power cut, not only a crash.
+                        for pragma in [
+                            "PRAGMA journal_mode = WAL",
+                            "PRAGMA synchronous = FULL",
+                            "PRAGMA busy_timeout = 10000",
+                            "PRAGMA foreign_keys = ON",
+                        ] {
+                            sqlx::query(pragma).execute(&mut *conn).await?;
+                        }
+                        Ok(())
+                    })
+                })
+        };
+        let write = options(1).connect(&url).await?;
+        let migrations = SQLITE_MIGRATIONS
+            .iter()
+            .map(|(v, d, sql)| {
+                Migration::new(
+                    *v,
+                    (*d).into(),
+                    MigrationType::Simple,
+                    sql.into_sql_str(),
+                    false,
+                )
+            })
+            .collect();
+        Migrator::with_migrations(migrations).run(&write).await?;
+        let read = options(4).connect(&url).await?;
+        Ok(SqlStore { read, write })
+    }
+}
+
+type AnyQuery<'q> = Query<'q, Any, AnyArguments>;
+
+fn query(sql: String) -> AnyQuery<'static> {
+    sqlx::query(AssertSqlSafe(sql))
+}
+
+/// `$from, $from+1, ...` for `n` parameters.
+fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn deployment_from_row(row: &AnyRow) -> Result<Deployment, StoreError> {
+    let status: String = row.try_get("status")?;
+    Ok(Deployment {
+        id: row.try_get("id")?,
+        service: row.try_get("service")?,
+        environment: row.try_get("environment")?,
+        status: DeployStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("deployment status {status:?}")))?,
+        deployed_at: Timestamp::from_millis(row.try_get("deployed_at")?),
+        sha: row.try_get("sha")?,
+        repo: row.try_get("repo")?,
+        team: row.try_get("team")?,
+        changes: Vec::new(),
+        lead_time_seconds: row.try_get("lead_time_seconds")?,
+    })
+}
+
+fn incident_from_row(row: &AnyRow) -> Result<Incident, StoreError> {
+    let caused: Option<i64> = row.try_get("caused_by_deploy")?;
+    Ok(Incident {
+        id: row.try_get("id")?,
+        service: row.try_get("service")?,
+        environment: row.try_get("environment")?,
+        opened_at: Timestamp::from_millis(row.try_get("opened_at")?),
+        resolved_at: row
+            .try_get::<Option<i64>, _>("resolved_at")?
+            .map(Timestamp::from_millis),
+        severity: row.try_get("severity")?,
+        caused_by_deploy: caused.map(|c| c != 0),
+        deployment_id: row.try_get("deployment_id")?,
+    })
+}
+
+fn env_key(environment: &str) -> String {
+    environment.trim().to_lowercase()
+}
+
+impl SqlStore {
+    async fn fetch_deployments(&self, q: AnyQuery<'_>) -> Result<Vec<Deployment>, StoreError> {
+        let rows = q.fetch_all(&self.read).await?;
+        let mut deployments = rows
+            .iter()
+            .map(deployment_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.attach_changes(&mut deployments).await?;
+        Ok(deployments)
+    }
+
+    async fn fetch_incidents(&self, q: AnyQuery<'_>) -> Result<Vec<Incident>, StoreError> {
+        let rows = q.fetch_all(&self.read).await?;
+        rows.iter().map(incident_from_row).collect()
+    }
+
+    async fn attach_changes(&self, deployments: &mut [Deployment]) -> Result<(), StoreError> {
+        let mut index: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, d) in deployments.iter().enumerate() {
+            if d.lead_time_seconds.is_none() {
+                index.entry(d.id.clone()).or_default().push(i);
+            }
+        }
+        let ids: Vec<&String> = index.keys().collect();
+        for chunk in ids.chunks(MAX_PARAMS_PER_QUERY) {
+            let sql = format!(
+                "SELECT deployment_id, change_id, started_at FROM deployment_changes \
+                 WHERE deployment_id IN ({}) ORDER BY deployment_id, position",
+                placeholders(1, chunk.len())
+            );
+            let mut q = query(sql);
+            for id in chunk {
+                q = q.bind((*id).clone());
+            }
+            for row in q.fetch_all(&self.read).await? {
+                let id: String = row.try_get("deployment_id")?;
+                let change = Change {
+                    id: row.try_get("change_id")?,
+                    started_at: Timestamp::from_millis(row.try_get("started_at")?),
+                };
+                for &i in index.get(&id).into_iter().flatten() {
+                    deployments[i].changes.push(change.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn deployments_by_id(&self, ids: &[String]) -> Result<Vec<Deployment>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(MAX_PARAMS_PER_QUERY) {
+            let sql = format!(
+                "SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut q = query(sql);
+            for id in chunk {
+                q = q.bind(id.clone());
+            }
+            out.extend(self.fetch_deployments(q).await?);
+        }
+        Ok(out)
+    }
+
+    /// The latest successful production deployment at or before `t`, of `service` or of any.
+    async fn latest_at_or_before(
+        &self,
+        service: Option<&str>,
+        environments: &[String],
+        t: Timestamp,
+    ) -> Result<Option<String>, StoreError> {
+        let envs = placeholders(3, environments.len());
+        let sql = match service {
+            Some(_) => format!(
+                "SELECT id FROM deployments WHERE service = $1 AND deployed_at <= $2 \
+                 AND status = 'success' AND env_key IN ({envs}) \
+                 ORDER BY deployed_at DESC, id DESC LIMIT 1"
+            ),
+            None => format!(
+                "SELECT id FROM deployments WHERE $1 = $1 AND deployed_at <= $2 \
+                 AND status = 'success' AND env_key IN ({envs}) \
+                 ORDER BY deployed_at DESC, id DESC LIMIT 1"
+            ),
+        };
+        let mut q = query(sql)
+            .bind(service.unwrap_or("").to_string())
+            .bind(t.millis());
+        for e in environments {
+            q = q.bind(e.clone());
+        }
+        let row = q.fetch_optional(&self.read).await?;
+        Ok(row.map(|r| r.try_get("id")).transpose()?)
+    }
+}
+
+/// Appends `AND service IN (...)` when restricted; returns the next placeholder number.
+fn service_filter(
+    sql: &mut String,
+    column: &str,
+    services: Option<&[String]>,
+    next: usize,
+) -> usize {
+    match services {
+        None => next,
+        Some(list) if list.is_empty() => {
+            sql.push_str(" AND 1 = 0");
+            next
+        }
+        Some(list) => {
+            sql.push_str(&format!(
+                " AND {column} IN ({})",
+                placeholders(next, list.len())
+            ));
+            next + list.len()
+        }
+    }
+}
+
+fn bind_all<'q>(mut q: AnyQuery<'q>, values: &[String]) -> AnyQuery<'q> {
+    for v in values {
+        q = q.bind(v.clone());
+    }
+    q
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn record_deployment(&self, d: &Deployment) -> Result<Recorded, StoreError> {
+        let now = crate::timefmt::now().millis();
+        let mut tx = self.write.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO deployments (id, service, environment, env_key, status, deployed_at, \
+             sha, repo, team, lead_time_seconds, received_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(d.id.clone())
+        .bind(d.service.clone())
+        .bind(d.environment.clone())
+        .bind(env_key(&d.environment))
+        .bind(d.status.as_str())
+        .bind(d.deployed_at.millis())
+        .bind(d.sha.clone())
+        .bind(d.repo.clone())
+        .bind(d.team.clone())
+        .bind(d.lead_time_seconds)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            tx.rollback().await?;
+            return Ok(Recorded::AlreadyRecorded);
+        }
+        const PER_ROW: usize = 5;
+        for (chunk_no, chunk) in d.changes.chunks(MAX_PARAMS_PER_QUERY / PER_ROW).enumerate() {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| format!("({})", placeholders(1 + i * PER_ROW, PER_ROW)))
+                .collect();
+            let sql = format!(
+                "INSERT INTO deployment_changes (deployment_id, position, service, change_id, started_at) VALUES {}",
+                rows.join(", ")
+            );
+            let mut q = query(sql);
+            for (i, c) in chunk.iter().enumerate() {
+                let position = (chunk_no * (MAX_PARAMS_PER_QUERY / PER_ROW) + i) as i64;
+                q = q
+                    .bind(d.id.clone())
+                    .bind(position)
+                    .bind(d.service.clone())
+                    .bind(c.id.clone())
+                    .bind(c.started_at.millis());
+            }
+            q.execute(&mut *tx).await?;
+        }
+        upsert_service(
+            &mut tx,
+            &d.service,
+            d.team.as_deref().map(|t| (t, d.deployed_at, d.id.as_str())),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Recorded::Created)
+    }
+
+    async fn record_incident(
+        &self,
+        update: IncidentUpdate,
+    ) -> Result<(Incident, Recorded), StoreError> {
+        let now = crate::timefmt::now().millis();
+        let mut tx = self.write.begin().await?;
+        let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1");
+        let existing = query(sql)
+            .bind(update.id.clone())
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| incident_from_row(&r))
+            .transpose()?;
+        let recorded = if existing.is_some() {
+            Recorded::AlreadyRecorded
+        } else {
+            Recorded::Created
+        };
+        let merged = update.apply(existing.as_ref())?;
+        sqlx::query(
+            "INSERT INTO incidents (id, service, environment, env_key, opened_at, resolved_at, \
+             severity, caused_by_deploy, deployment_id, received_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
+             ON CONFLICT (id) DO UPDATE SET service = excluded.service, \
+             environment = excluded.environment, env_key = excluded.env_key, \
+             opened_at = excluded.opened_at, resolved_at = excluded.resolved_at, \
+             severity = excluded.severity, caused_by_deploy = excluded.caused_by_deploy, \
+             deployment_id = excluded.deployment_id, updated_at = excluded.updated_at",
+        )
+        .bind(merged.id.clone())
+        .bind(merged.service.clone())
+        .bind(merged.environment.clone())
+        .bind(env_key(&merged.environment))
+        .bind(merged.opened_at.millis())
+        .bind(merged.resolved_at.map(Timestamp::millis))
+        .bind(merged.severity.clone())
+        .bind(merged.caused_by_deploy.map(i64::from))
+        .bind(merged.deployment_id.clone())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(service) = &merged.service {
+            upsert_service(&mut tx, service, None).await?;
+        }
+        tx.commit().await?;
+        Ok((merged, recorded))
+    }
+
+    async fn deployment(&self, id: &str) -> Result<Option<Deployment>, StoreError> {
+        Ok(self.deployments_by_id(&[id.to_string()]).await?.pop())
+    }
+
+    async fn incident(&self, id: &str) -> Result<Option<Incident>, StoreError> {
+        let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1");
+        Ok(self
+            .fetch_incidents(query(sql).bind(id.to_string()))
+            .await?
+            .pop())
+    }
+
+    async fn list_deployments(&self, lq: &ListQuery) -> Result<Vec<Deployment>, StoreError> {
+        let (sql, binds) = list_sql("deployments", DEPLOYMENT_COLUMNS, "deployed_at", lq);
+        self.fetch_deployments(bind_list(query(sql), &binds, lq))
+            .await
+    }
+
+    async fn list_incidents(&self, lq: &ListQuery) -> Result<Vec<Incident>, StoreError> {
+        let (sql, binds) = list_sql("incidents", INCIDENT_COLUMNS, "opened_at", lq);
+        self.fetch_incidents(bind_list(query(sql), &binds, lq))
+            .await
+    }
+
+    async fn deployments_between(
+        &self,
+        service: Option<&str>,
+        environments: &[String],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<Deployment>, StoreError> {
+        let mut sql = format!(
+            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE status = 'success' \
+             AND deployed_at >= $1 AND deployed_at <= $2 AND env_key IN ({})",
+            placeholders(3, environments.len())
+        );
+        let svc: Vec<String> = service.map(|s| vec![s.to_string()]).unwrap_or_default();
+        service_filter(
+            &mut sql,
+            "service",
+            service.map(|_| svc.as_slice()),
+            3 + environments.len(),
+        );
+        sql.push_str(" ORDER BY deployed_at DESC, id DESC");
+        let q = bind_all(
+            bind_all(
+                query(sql).bind(from.millis()).bind(to.millis()),
+                environments,
+            ),
+            &svc,
+        );
+        self.fetch_deployments(q).await
+    }
+
+    async fn services(&self) -> Result<Vec<ServiceRecord>, StoreError> {
+        let rows = sqlx::query("SELECT name, team FROM services ORDER BY name")
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ServiceRecord {
+                    name: r.try_get("name")?,
+                    named_team: r.try_get("team")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn latest_deployment(
+        &self,
+        service: &str,
+        environments: &[String],
+    ) -> Result<Option<Deployment>, StoreError> {
+        let sql = format!(
+            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE service = $1 AND status = 'success' \
+             AND env_key IN ({}) ORDER BY deployed_at DESC, id DESC LIMIT 1",
+            placeholders(2, environments.len())
+        );
+        let q = bind_all(query(sql).bind(service.to_string()), environments);
+        Ok(self.fetch_deployments(q).await?.pop())
+    }
+
+    async fn load_window(
+        &self,
+        services: Option<&[String]>,
+        environments: &[String],
+        window: Window,
+    ) -> Result<EventSet, StoreError> {
+        let (start, end) = (window.start().millis(), window.end.millis());
+        let envs = placeholders(3, environments.len());
+        let after_envs = 3 + environments.len();
+        let svc: Vec<String> = services.map(<[String]>::to_vec).unwrap_or_default();
+
+        // 1. Successful production deployments of the scope in the window.
+        let mut sql = format!(
+            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE deployed_at > $1 AND deployed_at <= $2 \
+             AND status = 'success' AND env_key IN ({envs})"
+        );
+        service_filter(&mut sql, "service", services, after_envs);
+        let q = bind_all(
+            bind_all(query(sql).bind(start).bind(end), environments),
+            &svc,
+        );
+        let mut deployments = self.fetch_deployments(q).await?;
+        let mut loaded: BTreeSet<String> = deployments.iter().map(|d| d.id.clone()).collect();
+        let window_ids: Vec<String> = loaded.iter().cloned().collect();
+
+        // 2. Earlier production deployments of the same service carrying the same change:
+        //    a change counts only in its first production deployment.
+        let pairs: BTreeSet<(String, String)> = deployments
+            .iter()
+            .flat_map(|d| {
+                d.changes
+                    .iter()
+                    .map(move |c| (d.service.clone(), c.id.clone()))
+            })
+            .collect();
+        let pairs: Vec<_> = pairs.into_iter().collect();
+        let mut wanted = BTreeSet::new();
+        for chunk in pairs.chunks(MAX_PARAMS_PER_QUERY / 2) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| format!("(${}, ${})", after_envs + 2 * i, after_envs + 2 * i + 1))
+                .collect();
+            let sql = format!(
+                "SELECT DISTINCT c.deployment_id AS id FROM deployment_changes c \
+                 JOIN deployments d ON d.id = c.deployment_id \
+                 WHERE d.deployed_at <= $1 AND $2 = $2 AND d.status = 'success' AND d.env_key IN ({envs}) \
+                 AND (c.service, c.change_id) IN (VALUES {})",
+                values.join(", ")
+            );
+            let mut q = bind_all(query(sql).bind(start).bind(end), environments);
+            for (s, c) in chunk {
+                q = q.bind(s.clone()).bind(c.clone());
+            }
+            for row in q.fetch_all(&self.read).await? {
+                let id: String = row.try_get("id")?;
+                if !loaded.contains(&id) {
+                    wanted.insert(id);
+                }
+            }
+        }
+
+        // 3. Incidents: resolved in the window or opened after its start (MTTR, untriaged,
+        //    blame by time), naming a window deployment, or naming no service (blamed
+        //    organisation-wide by time).
+        let mut sql = format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE env_key IN ({envs}) \
+             AND (opened_at > $1 OR (resolved_at > $1 AND resolved_at <= $2))"
+        );
+        service_filter(&mut sql, "service", services, after_envs);
+        let q = bind_all(
+            bind_all(query(sql).bind(start).bind(end), environments),
+            &svc,
+        );
+        let mut incidents: BTreeMap<String, Incident> = self
+            .fetch_incidents(q)
+            .await?
+            .into_iter()
+            .map(|i| (i.id.clone(), i))
+            .collect();
+        for chunk in window_ids.chunks(MAX_PARAMS_PER_QUERY) {
+            let sql = format!(
+                "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE $1 = $1 AND $2 = $2 AND env_key IN ({envs}) \
+                 AND deployment_id IN ({})",
+                placeholders(after_envs, chunk.len())
+            );
+            let q = bind_all(
+                bind_all(query(sql).bind(start).bind(end), environments),
+                chunk,
+            );
+            for i in self.fetch_incidents(q).await? {
+                incidents.insert(i.id.clone(), i);
+            }
+        }
+        if services.is_some() {
+            let sql = format!(
+                "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE opened_at > $1 AND $2 = $2 \
+                 AND env_key IN ({envs}) AND service IS NULL AND deployment_id IS NULL"
+            );
+            let q = bind_all(query(sql).bind(start).bind(end), environments);
+            for i in self.fetch_incidents(q).await? {
+                incidents.insert(i.id.clone(), i);
+            }
+        }
+
+        // 4. The deployment each incident is attributed to, wherever it lies in time.
+        let mut asked = BTreeSet::new();
+        for inc in incidents.values() {
+            match &inc.deployment_id {
+                Some(named) => {
+                    if !loaded.contains(named) {
+                        wanted.insert(named.clone());
+                    }
+                }
+                None => {
+                    if !asked.insert((inc.service.clone(), inc.opened_at)) {
+                        continue;
+                    }
+                    if let Some(id) = self
+                        .latest_at_or_before(inc.service.as_deref(), environments, inc.opened_at)
+                        .await?
+                        && !loaded.contains(&id)
+                    {
+                        wanted.insert(id);
+                    }
+                }
+            }
+        }
+        let wanted: Vec<String> = wanted.into_iter().collect();
+        for d in self.deployments_by_id(&wanted).await? {
+            loaded.insert(d.id.clone());
+            deployments.push(d);
+        }
+
+        let incident_feed_seen = sqlx::query("SELECT id FROM incidents LIMIT 1")
+            .fetch_optional(&self.read)
+            .await?
+            .is_some();
+        Ok(EventSet {
+            deployments,
+            incidents: incidents.into_values().collect(),
+            incident_feed_seen,
+        })
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").fetch_one(&self.read).await?;
+        Ok(())
+    }
+}
+
+async fn upsert_service(
+    tx: &mut sqlx::Transaction<'_, Any>,
+    name: &str,
+    team: Option<(&str, Timestamp, &str)>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO services (name, team, team_deployed_at, team_deployment_id) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (name) DO UPDATE SET team = excluded.team, \
+         team_deployed_at = excluded.team_deployed_at, team_deployment_id = excluded.team_deployment_id \
+         WHERE excluded.team IS NOT NULL AND (services.team IS NULL \
+         OR excluded.team_deployed_at > services.team_deployed_at \
+         OR (excluded.team_deployed_at = services.team_deployed_at \
+             AND excluded.team_deployment_id > services.team_deployment_id))",
+    )
+    .bind(name.to_string())
+    .bind(team.map(|(t, _, _)| t.to_string()))
+    .bind(team.map(|(_, at, _)| at.millis()))
+    .bind(team.map(|(_, _, id)| id.to_string()))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The SQL and string binds of a list query; binds go in the order placeholders appear.
+fn list_sql(table: &str, columns: &str, time: &str, lq: &ListQuery) -> (String, Vec<String>) {
+    let mut sql = format!("SELECT {columns} FROM {table} WHERE $1 = $1 AND $2 = $2");
+    let mut binds = Vec::new();
+    let mut next = 3;
+    let mut eq = |sql: &mut String, col: &str, value: &Option<String>, binds: &mut Vec<String>| {
+        if let Some(v) = value {
+            sql.push_str(&format!(" AND {col} = ${next}"));
+            binds.push(v.clone());
+            next += 1;
+        }
+    };
+    eq(&mut sql, "service", &lq.service, &mut binds);
+    eq(
+        &mut sql,
+        "env_key",
+        &lq.environment.as_deref().map(env_key),
+        &mut binds,
+    );
+    eq(&mut sql, "status", &lq.status, &mut binds);
+    next = service_filter(&mut sql, "service", lq.services.as_deref(), next);
+    if let Some(list) = &lq.services {
+        binds.extend(list.iter().cloned());
+    }
+    let _ = next;
+    if lq.from.is_some() {
+        sql.push_str(&format!(" AND {time} >= $1"));
+    }
+    if lq.to.is_some() {
+        sql.push_str(&format!(" AND {time} <= $2"));
+    }
+    match lq.untriaged {
+        Some(true) => sql.push_str(" AND caused_by_deploy IS NULL"),
+        Some(false) => sql.push_str(" AND caused_by_deploy IS NOT NULL"),
+        None => {}
+    }
+    sql.push_str(&format!(
+        " ORDER BY {time} DESC, id DESC LIMIT {} OFFSET {}",
+        lq.limit, lq.offset
+    ));
+    (sql, binds)
+}
+
+fn bind_list<'q>(q: AnyQuery<'q>, binds: &[String], lq: &ListQuery) -> AnyQuery<'q> {
+    let q = q
+        .bind(lq.from.map_or(0, Timestamp::millis))
+        .bind(lq.to.map_or(0, Timestamp::millis));
+    bind_all(q, binds)
+}

@@ -1,0 +1,8 @@
+//! Integration tests of the HTTP API: a real server on port 0 with a fresh SQLite file
+//! per test (see `helpers::spawn_app`).
+
+mod helpers;
+
+mod deployments;
+mod incidents;
+mod metrics;
