@@ -106,6 +106,9 @@ struct Profile {
     /// Share of releases that carry only `lead_time_seconds`.
     lead_time_only_percent: u32,
     incidents_per_90_days: u32,
+    /// At most this many incidents caused by a deployment per 90 days (more become
+    /// infrastructure incidents), so that the elite service stays elite.
+    max_caused_per_90_days: Option<u32>,
     /// Log-uniform range of times to restore, ms.
     restore: (i64, i64),
     mix: Mix,
@@ -128,12 +131,13 @@ const PROFILES: [Profile; 6] = [
         staging: (4 * MINUTE, 15 * MINUTE),
         lead_time_only_percent: 0,
         incidents_per_90_days: 4,
+        max_caused_per_90_days: Some(2),
         restore: (4 * MINUTE, 40 * MINUTE),
         mix: Mix {
-            linked: 2,
+            linked: 1,
             by_time: 1,
-            infra: 4,
-            untriaged: 3,
+            infra: 5,
+            untriaged: 2,
         },
     },
     // High: daily deploys, lead times of hours to days.
@@ -147,12 +151,13 @@ const PROFILES: [Profile; 6] = [
         staging: (20 * MINUTE, 3 * HOUR),
         lead_time_only_percent: 0,
         incidents_per_90_days: 7,
+        max_caused_per_90_days: None,
         restore: (30 * MINUTE, 10 * HOUR),
         mix: Mix {
             linked: 2,
             by_time: 1,
             infra: 4,
-            untriaged: 3,
+            untriaged: 2,
         },
     },
     // Low: big releases every few weeks, work waits weeks, recovery takes days.
@@ -166,6 +171,7 @@ const PROFILES: [Profile; 6] = [
         staging: (3 * HOUR, 20 * HOUR),
         lead_time_only_percent: 0,
         incidents_per_90_days: 4,
+        max_caused_per_90_days: None,
         restore: (DAY, 10 * DAY),
         mix: Mix {
             linked: 4,
@@ -185,12 +191,13 @@ const PROFILES: [Profile; 6] = [
         staging: (HOUR, 20 * HOUR),
         lead_time_only_percent: 0,
         incidents_per_90_days: 6,
+        max_caused_per_90_days: None,
         restore: (2 * HOUR, 2 * DAY),
         mix: Mix {
             linked: 1,
             by_time: 1,
             infra: 4,
-            untriaged: 3,
+            untriaged: 2,
         },
     },
     // High; part of its pipeline sends only a precomputed lead time.
@@ -204,12 +211,13 @@ const PROFILES: [Profile; 6] = [
         staging: (20 * MINUTE, 4 * HOUR),
         lead_time_only_percent: 15,
         incidents_per_90_days: 6,
+        max_caused_per_90_days: None,
         restore: (20 * MINUTE, 8 * HOUR),
         mix: Mix {
             linked: 3,
             by_time: 2,
             infra: 3,
-            untriaged: 3,
+            untriaged: 2,
         },
     },
     // Medium: queue backlogs take days to drain.
@@ -223,12 +231,13 @@ const PROFILES: [Profile; 6] = [
         staging: (HOUR, 20 * HOUR),
         lead_time_only_percent: 0,
         incidents_per_90_days: 5,
+        max_caused_per_90_days: None,
         restore: (DAY, 6 * DAY),
         mix: Mix {
             linked: 1,
             by_time: 1,
             infra: 4,
-            untriaged: 3,
+            untriaged: 2,
         },
     },
 ];
@@ -561,8 +570,18 @@ impl Generator {
 
         for profile in &PROFILES {
             let n = (i64::from(profile.incidents_per_90_days) * days + 45) / 90;
+            let max_caused = profile
+                .max_caused_per_90_days
+                .map_or(i64::MAX, |max| (i64::from(max) * days + 89) / 90);
+            let mut caused = 0;
             for k in 0..n.max(i64::from(days >= 7)) {
-                let kind = self.kind(&profile.mix);
+                let mut kind = self.kind(&profile.mix);
+                if matches!(kind, Kind::Linked | Kind::ByTime) {
+                    if caused >= max_caused {
+                        kind = Kind::Infra;
+                    }
+                    caused += 1;
+                }
                 let duration = self.log_between(profile.restore.0, profile.restore.1);
                 // The first incident of each service is recent, so that every service has a
                 // time to restore in the default 30-day window.
@@ -880,7 +899,7 @@ fn emit_deployments(releases: &[Release]) -> Vec<Deployment> {
 mod tests {
     use super::*;
     use pacer_core::engine::{EventSet, compute};
-    use pacer_core::{Band, MetricsConfig, Scope, TeamMap, Window};
+    use pacer_core::{AttributionPolicy, Band, MetricsConfig, Scope, TeamMap, Window};
     use std::collections::{BTreeMap, BTreeSet, HashSet};
 
     /// 2025-06-04T10:17:23.456Z, a Wednesday.
@@ -957,9 +976,9 @@ mod tests {
             assert!(sha.len() == 40 && sha.bytes().all(|b| b.is_ascii_hexdigit()));
             assert!(d.team.is_some() && d.repo.as_deref().unwrap().starts_with("acme/"));
             assert!(d.environment == "staging" || is_production(&d.environment));
-            if d.lead_time_seconds.is_some() {
+            if let Some(lead_time) = d.lead_time_seconds {
                 assert!(d.changes.is_empty(), "{}", d.id);
-                assert!(d.lead_time_seconds.unwrap() > 0.0);
+                assert!(lead_time > 0.0, "{}", d.id);
             } else {
                 assert!((1..=5).contains(&d.changes.len()), "{}", d.id);
             }
@@ -1152,6 +1171,34 @@ mod tests {
     }
 
     #[test]
+    fn default_window_shows_the_edge_cases() {
+        let events = events(&generate(NOW, 90, 42));
+        let teams = TeamMap::from_deployments(Default::default(), &events.deployments);
+        let org = |attribution| {
+            let config = MetricsConfig {
+                attribution,
+                ..Default::default()
+            };
+            compute(
+                &events,
+                &config,
+                &teams,
+                &Scope::organisation(),
+                Window::new(NOW, 30),
+            )
+        };
+        let explicit = org(AttributionPolicy::Explicit);
+        let window = org(AttributionPolicy::Window);
+        assert_eq!(explicit.lead_time.changes_started_after_deployment, 1);
+        assert!(explicit.change_failure_rate.attributed_organisation_wide >= 1);
+        assert!(explicit.untriaged_incidents >= 1);
+        assert!(
+            window.change_failure_rate.failed_deployments
+                > explicit.change_failure_rate.failed_deployments
+        );
+    }
+
+    #[test]
     fn services_land_in_different_bands() {
         for seed in [42, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9] {
             let bands = bands(&generate(NOW, 90, seed));
@@ -1165,125 +1212,6 @@ mod tests {
                 "seed {seed}: {bands:?}"
             );
             assert_eq!(bands["ledger"], Some(Band::Low), "seed {seed}: {bands:?}");
-        }
-    }
-}
-#[cfg(test)]
-mod tmp_probe {
-    use super::*;
-    use pacer_core::engine::{EventSet, compute};
-    use pacer_core::{AttributionPolicy, MetricsConfig, Scope, TeamMap, Window};
-    use std::collections::BTreeMap;
-
-    fn ev(data: &DemoData) -> EventSet {
-        let mut events = EventSet::default();
-        for d in &data.deployments {
-            events.record_deployment(d.clone());
-        }
-        for i in &data.incidents {
-            events.record_incident(i.clone()).unwrap();
-        }
-        events
-    }
-
-    #[test]
-    fn probe() {
-        let now = Timestamp::from_millis(1_749_032_243_456);
-        let data = generate(now, 90, 42);
-        let events = ev(&data);
-        eprintln!(
-            "deps {} incs {}",
-            data.deployments.len(),
-            data.incidents.len()
-        );
-        for policy in [AttributionPolicy::Explicit, AttributionPolicy::Window] {
-            let config = MetricsConfig {
-                attribution: policy,
-                ..Default::default()
-            };
-            let teams = TeamMap::from_deployments(Default::default(), &events.deployments);
-            let mut scopes: Vec<Scope> =
-                PROFILES.iter().map(|p| Scope::service(p.service)).collect();
-            scopes.push(Scope::team("payments"));
-            scopes.push(Scope::team("platform"));
-            scopes.push(Scope::organisation());
-            for s in scopes {
-                let m = compute(&events, &config, &teams, &s, Window::new(now, 30));
-                eprintln!(
-                    "{:?} {:?} df {} {:.2} {:?} | lt n{} p50 {:?} {:?} skew {} | cfr {}/{} {:?} {:?} org {} | mttr n{} p50 {:?} {:?} | fdrt n{} | untriaged {} | overall {:?}",
-                    policy,
-                    (s.service.as_deref(), s.team.as_deref()),
-                    m.deployment_frequency.deployments,
-                    m.deployment_frequency.per_day,
-                    m.deployment_frequency.band,
-                    m.lead_time.changes,
-                    m.lead_time
-                        .p50_seconds
-                        .map(|x| (x / 3600.0 * 10.0).round() / 10.0),
-                    m.lead_time.band,
-                    m.lead_time.changes_started_after_deployment,
-                    m.change_failure_rate.failed_deployments,
-                    m.change_failure_rate.deployments,
-                    m.change_failure_rate.percent.map(|x| x.round()),
-                    m.change_failure_rate.band,
-                    m.change_failure_rate.attributed_organisation_wide,
-                    m.mttr.incidents,
-                    m.mttr
-                        .p50_seconds
-                        .map(|x| (x / 3600.0 * 10.0).round() / 10.0),
-                    m.mttr.band,
-                    m.failed_deployment_recovery_time.incidents,
-                    m.untriaged_incidents,
-                    m.overall_band
-                );
-            }
-        }
-        // distribution over seeds and nows
-        let mut hist: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
-        let mut min_d = usize::MAX;
-        let mut max_d = 0;
-        let mut min_i = usize::MAX;
-        let mut max_i = 0;
-        for seed in 0..100u64 {
-            let now = Timestamp::from_millis(
-                1_749_032_243_456 + (seed as i64) * 37 * 3_600_000 + seed as i64 * 7919,
-            );
-            let data = generate(now, 90, seed);
-            min_d = min_d.min(data.deployments.len());
-            max_d = max_d.max(data.deployments.len());
-            min_i = min_i.min(data.incidents.len());
-            max_i = max_i.max(data.incidents.len());
-            let events = ev(&data);
-            let config = MetricsConfig::default();
-            let teams = TeamMap::from_deployments(Default::default(), &events.deployments);
-            for p in &PROFILES {
-                let m = compute(
-                    &events,
-                    &config,
-                    &teams,
-                    &Scope::service(p.service),
-                    Window::new(now, 30),
-                );
-                *hist
-                    .entry(p.service.to_string())
-                    .or_default()
-                    .entry(format!("{:?}", m.overall_band))
-                    .or_default() += 1;
-                if m.overall_band.is_none() {
-                    eprintln!(
-                        "NONE seed {seed} {} df {} lt {:?} cfr {:?} mttr {:?}",
-                        p.service,
-                        m.deployment_frequency.deployments,
-                        m.lead_time.band,
-                        m.change_failure_rate.band,
-                        m.mttr.band
-                    );
-                }
-            }
-        }
-        eprintln!("deps {min_d}..{max_d} incs {min_i}..{max_i}");
-        for (s, h) in hist {
-            eprintln!("{s}: {h:?}");
         }
     }
 }

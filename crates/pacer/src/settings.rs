@@ -13,7 +13,7 @@ pub const DEFAULT_BODY_LIMIT_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_WINDOW_DAYS: u32 = 30;
 pub const ENV_PREFIX: &str = "PACER";
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     pub server: ServerSettings,
@@ -66,15 +66,6 @@ impl Default for MetricsSettings {
     }
 }
 
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            server: ServerSettings::default(),
-            metrics: MetricsSettings::default(),
-            teams: BTreeMap::new(),
-        }
-    }
-}
 
 impl Settings {
     /// Defaults, then `file` (if given), then `PACER_SECTION__KEY` environment variables.

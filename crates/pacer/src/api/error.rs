@@ -4,6 +4,7 @@ use crate::store::StoreError;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use pacer_core::IncidentError;
 use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +52,10 @@ impl IntoResponse for ApiError {
             ApiError::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            // A new incident without opened_at: the same code as any other missing field.
+            ApiError::Store(StoreError::Invalid(IncidentError::MissingOpenedAt)) => {
+                (StatusCode::BAD_REQUEST, "missing_field")
+            }
             ApiError::Store(StoreError::Invalid(_)) => (StatusCode::BAD_REQUEST, "invalid_field"),
             ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };

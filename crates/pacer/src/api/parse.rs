@@ -131,7 +131,8 @@ pub fn incident(bytes: &[u8]) -> Result<IncidentUpdate, ApiError> {
     )?;
     let service = f.nullable_text("service")?;
     let environment = f.optional_text("environment")?;
-    let opened_at = f.required_time("opened_at")?;
+    // Required for a new incident (the store says so); an update may leave it out.
+    let opened_at = f.nullable_time("opened_at")?.flatten();
     let resolved_at = f.nullable_time("resolved_at")?;
     let severity = f.nullable_text("severity")?;
     let caused_by_deploy = f.nullable_bool("caused_by_deploy")?;
@@ -141,7 +142,7 @@ pub fn incident(bytes: &[u8]) -> Result<IncidentUpdate, ApiError> {
         id,
         service,
         environment,
-        opened_at: Some(opened_at),
+        opened_at,
         resolved_at,
         severity,
         caused_by_deploy,

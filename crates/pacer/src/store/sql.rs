@@ -251,7 +251,7 @@ fn service_filter(
 ) -> usize {
     match services {
         None => next,
-        Some(list) if list.is_empty() => {
+        Some([]) => {
             sql.push_str(" AND 1 = 0");
             next
         }
