@@ -1,6 +1,7 @@
 //! Storage: one trait, picked once at start-up. Handlers and the CLI see only [`Store`].
 
 mod sql;
+mod writer;
 
 pub use sql::SqlStore;
 
@@ -23,6 +24,10 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("unsupported database url {0:?}: use sqlite://PATH")]
     UnsupportedUrl(String),
+    #[error("commit failed: {0}")]
+    Commit(String),
+    #[error("the database writer has stopped (the server is shutting down)")]
+    WriterStopped,
     #[error("stored row is corrupt: {0}")]
     Corrupt(String),
 }

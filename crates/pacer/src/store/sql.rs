@@ -1,6 +1,7 @@
 //! The SQL store. It talks to the database through sqlx's `Any` driver with portable SQL
 //! (`$n` placeholders, `ON CONFLICT`, row values), so the PostgreSQL backend can share it.
 
+use super::writer::{WriteOp, WriteOutcome, Writer};
 use super::{ListQuery, Recorded, ServiceRecord, Store, StoreError};
 use async_trait::async_trait;
 use pacer_core::{
@@ -20,18 +21,18 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
 )];
 
 /// Bound parameters per statement stay well under SQLite's and PostgreSQL's limits.
-const MAX_PARAMS_PER_QUERY: usize = 500;
+pub(super) const MAX_PARAMS_PER_QUERY: usize = 500;
 
 const DEPLOYMENT_COLUMNS: &str =
     "id, service, environment, status, deployed_at, sha, repo, team, lead_time_seconds";
-const INCIDENT_COLUMNS: &str =
+pub(super) const INCIDENT_COLUMNS: &str =
     "id, service, environment, opened_at, resolved_at, severity, caused_by_deploy, deployment_id";
 
 /// A store over SQL. Writes go through a one-connection pool: SQLite allows one writer
 /// at a time, and queueing in the pool is cheaper than retrying on `SQLITE_BUSY`.
 pub struct SqlStore {
     read: AnyPool,
-    write: AnyPool,
+    writer: Writer,
 }
 
 fn sqlite_url(url: &str) -> Result<String, StoreError> {
@@ -92,18 +93,21 @@ impl SqlStore {
             .collect();
         Migrator::with_migrations(migrations).run(&write).await?;
         let read = options(4).connect(&url).await?;
-        Ok(SqlStore { read, write })
+        Ok(SqlStore {
+            read,
+            writer: Writer::spawn(write),
+        })
     }
 }
 
 type AnyQuery<'q> = Query<'q, Any, AnyArguments>;
 
-fn query(sql: String) -> AnyQuery<'static> {
+pub(super) fn query(sql: String) -> AnyQuery<'static> {
     sqlx::query(AssertSqlSafe(sql))
 }
 
 /// `$from, $from+1, ...` for `n` parameters.
-fn placeholders(from: usize, n: usize) -> String {
+pub(super) fn placeholders(from: usize, n: usize) -> String {
     (from..from + n)
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
@@ -127,7 +131,7 @@ fn deployment_from_row(row: &AnyRow) -> Result<Deployment, StoreError> {
     })
 }
 
-fn incident_from_row(row: &AnyRow) -> Result<Incident, StoreError> {
+pub(super) fn incident_from_row(row: &AnyRow) -> Result<Incident, StoreError> {
     let caused: Option<i64> = row.try_get("caused_by_deploy")?;
     Ok(Incident {
         id: row.try_get("id")?,
@@ -143,7 +147,7 @@ fn incident_from_row(row: &AnyRow) -> Result<Incident, StoreError> {
     })
 }
 
-fn env_key(environment: &str) -> String {
+pub(super) fn env_key(environment: &str) -> String {
     environment.trim().to_lowercase()
 }
 
@@ -166,9 +170,7 @@ impl SqlStore {
     async fn attach_changes(&self, deployments: &mut [Deployment]) -> Result<(), StoreError> {
         let mut index: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, d) in deployments.iter().enumerate() {
-            if d.lead_time_seconds.is_none() {
-                index.entry(d.id.clone()).or_default().push(i);
-            }
+            index.entry(d.id.clone()).or_default().push(i);
         }
         let ids: Vec<&String> = index.keys().collect();
         for chunk in ids.chunks(MAX_PARAMS_PER_QUERY) {
@@ -275,108 +277,24 @@ fn bind_all<'q>(mut q: AnyQuery<'q>, values: &[String]) -> AnyQuery<'q> {
 #[async_trait]
 impl Store for SqlStore {
     async fn record_deployment(&self, d: &Deployment) -> Result<Recorded, StoreError> {
-        let now = crate::timefmt::now().millis();
-        let mut tx = self.write.begin().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO deployments (id, service, environment, env_key, status, deployed_at, \
-             sha, repo, team, lead_time_seconds, received_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(d.id.clone())
-        .bind(d.service.clone())
-        .bind(d.environment.clone())
-        .bind(env_key(&d.environment))
-        .bind(d.status.as_str())
-        .bind(d.deployed_at.millis())
-        .bind(d.sha.clone())
-        .bind(d.repo.clone())
-        .bind(d.team.clone())
-        .bind(d.lead_time_seconds)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if inserted == 0 {
-            tx.rollback().await?;
-            return Ok(Recorded::AlreadyRecorded);
-        }
-        const PER_ROW: usize = 5;
-        for (chunk_no, chunk) in d.changes.chunks(MAX_PARAMS_PER_QUERY / PER_ROW).enumerate() {
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|i| format!("({})", placeholders(1 + i * PER_ROW, PER_ROW)))
-                .collect();
-            let sql = format!(
-                "INSERT INTO deployment_changes (deployment_id, position, service, change_id, started_at) VALUES {}",
-                rows.join(", ")
-            );
-            let mut q = query(sql);
-            for (i, c) in chunk.iter().enumerate() {
-                let position = (chunk_no * (MAX_PARAMS_PER_QUERY / PER_ROW) + i) as i64;
-                q = q
-                    .bind(d.id.clone())
-                    .bind(position)
-                    .bind(d.service.clone())
-                    .bind(c.id.clone())
-                    .bind(c.started_at.millis());
+        match self.writer.submit(WriteOp::Deployment(d.clone())).await? {
+            WriteOutcome::Deployment(recorded) => Ok(recorded),
+            WriteOutcome::Incident(..) => {
+                unreachable!("a deployment write answers with a deployment outcome")
             }
-            q.execute(&mut *tx).await?;
         }
-        upsert_service(
-            &mut tx,
-            &d.service,
-            d.team.as_deref().map(|t| (t, d.deployed_at, d.id.as_str())),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(Recorded::Created)
     }
 
     async fn record_incident(
         &self,
         update: IncidentUpdate,
     ) -> Result<(Incident, Recorded), StoreError> {
-        let now = crate::timefmt::now().millis();
-        let mut tx = self.write.begin().await?;
-        let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1");
-        let existing = query(sql)
-            .bind(update.id.clone())
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|r| incident_from_row(&r))
-            .transpose()?;
-        let recorded = if existing.is_some() {
-            Recorded::AlreadyRecorded
-        } else {
-            Recorded::Created
-        };
-        let merged = update.apply(existing.as_ref())?;
-        sqlx::query(
-            "INSERT INTO incidents (id, service, environment, env_key, opened_at, resolved_at, \
-             severity, caused_by_deploy, deployment_id, received_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
-             ON CONFLICT (id) DO UPDATE SET service = excluded.service, \
-             environment = excluded.environment, env_key = excluded.env_key, \
-             opened_at = excluded.opened_at, resolved_at = excluded.resolved_at, \
-             severity = excluded.severity, caused_by_deploy = excluded.caused_by_deploy, \
-             deployment_id = excluded.deployment_id, updated_at = excluded.updated_at",
-        )
-        .bind(merged.id.clone())
-        .bind(merged.service.clone())
-        .bind(merged.environment.clone())
-        .bind(env_key(&merged.environment))
-        .bind(merged.opened_at.millis())
-        .bind(merged.resolved_at.map(Timestamp::millis))
-        .bind(merged.severity.clone())
-        .bind(merged.caused_by_deploy.map(i64::from))
-        .bind(merged.deployment_id.clone())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        if let Some(service) = &merged.service {
-            upsert_service(&mut tx, service, None).await?;
+        match self.writer.submit(WriteOp::Incident(update)).await? {
+            WriteOutcome::Incident(incident, recorded) => Ok((incident, recorded)),
+            WriteOutcome::Deployment(_) => {
+                unreachable!("an incident write answers with an incident outcome")
+            }
         }
-        tx.commit().await?;
-        Ok((merged, recorded))
     }
 
     async fn deployment(&self, id: &str) -> Result<Option<Deployment>, StoreError> {
@@ -610,29 +528,6 @@ impl Store for SqlStore {
     }
 }
 
-async fn upsert_service(
-    tx: &mut sqlx::Transaction<'_, Any>,
-    name: &str,
-    team: Option<(&str, Timestamp, &str)>,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO services (name, team, team_deployed_at, team_deployment_id) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (name) DO UPDATE SET team = excluded.team, \
-         team_deployed_at = excluded.team_deployed_at, team_deployment_id = excluded.team_deployment_id \
-         WHERE excluded.team IS NOT NULL AND (services.team IS NULL \
-         OR excluded.team_deployed_at > services.team_deployed_at \
-         OR (excluded.team_deployed_at = services.team_deployed_at \
-             AND excluded.team_deployment_id > services.team_deployment_id))",
-    )
-    .bind(name.to_string())
-    .bind(team.map(|(t, _, _)| t.to_string()))
-    .bind(team.map(|(_, at, _)| at.millis()))
-    .bind(team.map(|(_, _, id)| id.to_string()))
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
 /// The SQL and string binds of a list query; binds go in the order placeholders appear.
 fn list_sql(table: &str, columns: &str, time: &str, lq: &ListQuery) -> (String, Vec<String>) {
     let mut sql = format!("SELECT {columns} FROM {table} WHERE $1 = $1 AND $2 = $2");
@@ -652,7 +547,13 @@ fn list_sql(table: &str, columns: &str, time: &str, lq: &ListQuery) -> (String, 
         &lq.environment.as_deref().map(env_key),
         &mut binds,
     );
-    eq(&mut sql, "status", &lq.status, &mut binds);
+    // Status exists on deployments, triage on incidents; each filter applies where it means something.
+    let status = if table == "deployments" {
+        lq.status.clone()
+    } else {
+        None
+    };
+    eq(&mut sql, "status", &status, &mut binds);
     next = service_filter(&mut sql, "service", lq.services.as_deref(), next);
     if let Some(list) = &lq.services {
         binds.extend(list.iter().cloned());
@@ -664,7 +565,7 @@ fn list_sql(table: &str, columns: &str, time: &str, lq: &ListQuery) -> (String, 
     if lq.to.is_some() {
         sql.push_str(&format!(" AND {time} <= $2"));
     }
-    match lq.untriaged {
+    match lq.untriaged.filter(|_| table == "incidents") {
         Some(true) => sql.push_str(" AND caused_by_deploy IS NULL"),
         Some(false) => sql.push_str(" AND caused_by_deploy IS NOT NULL"),
         None => {}

@@ -1,0 +1,74 @@
+//! Concurrent writes are committed together (group commit); each keeps its own answer.
+
+use crate::support::{DeploymentExt, at, deploy, fresh_store, incident, prod_keys};
+use pacer::store::{ListQuery, Recorded, StoreError};
+use pacer_core::{IncidentUpdate, Window};
+use std::sync::Arc;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_commit_together_and_a_refused_one_is_rolled_back_alone() {
+    let store = Arc::new(fresh_store().await);
+    // 300 deployments (each re-delivered once), 50 incidents, and 50 refused merges
+    // (resolved before opened), all in flight at once so that they share transactions.
+    let mut tasks = Vec::new();
+    for i in 0..300 {
+        for _ in 0..2 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let d = deploy(&format!("d{i:03}"), &format!("svc{}", i % 7), at(i))
+                    .change(&format!("c{i}"), at(i - 1));
+                store
+                    .record_deployment(&d)
+                    .await
+                    .map(|r| (r == Recorded::Created) as usize)
+            }));
+        }
+    }
+    for i in 0..50 {
+        let first = store.clone();
+        tasks.push(tokio::spawn(async move {
+            first
+                .record_incident(incident(&format!("i{i}"), Some("svc1"), at(i)))
+                .await
+                .map(|_| 0)
+        }));
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let bad = IncidentUpdate {
+                resolved_at: Some(Some(at(i - 5))),
+                ..incident(&format!("bad{i}"), Some("svc1"), at(i))
+            };
+            match store.record_incident(bad).await {
+                Err(StoreError::Invalid(_)) => Ok(0),
+                other => panic!("a resolution before the opening must be refused, got {other:?}"),
+            }
+        }));
+    }
+    let mut created = 0;
+    for t in tasks {
+        created += t.await.expect("task").expect("write");
+    }
+    assert_eq!(created, 300, "each deployment is created exactly once");
+
+    let all = ListQuery {
+        limit: 10_000,
+        ..ListQuery::default()
+    };
+    assert_eq!(store.list_deployments(&all).await.unwrap().len(), 300);
+    let incidents = store.list_incidents(&all).await.unwrap();
+    assert_eq!(incidents.len(), 50, "no refused merge left a row");
+    assert!(incidents.iter().all(|i| i.id.starts_with('i')));
+    let events = store
+        .load_window(None, &prod_keys(), Window::new(at(400), 30))
+        .await
+        .unwrap();
+    assert_eq!(
+        events
+            .deployments
+            .iter()
+            .map(|d| d.changes.len())
+            .sum::<usize>(),
+        300,
+        "every change row committed"
+    );
+}
