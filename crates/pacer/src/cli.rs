@@ -276,12 +276,15 @@ async fn serve(settings: Settings, before: Option<String>) -> anyhow::Result<()>
     Ok(())
 }
 
+/// The file behind a `sqlite://PATH` URL.
+fn sqlite_path(url: &str) -> Option<String> {
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .map(|p| p.split('?').next().unwrap_or(p).to_string())
+}
+
 async fn demo(mut settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
-    let path = args
-        .database
-        .strip_prefix("sqlite://")
-        .or_else(|| args.database.strip_prefix("sqlite:"))
-        .map(|p| p.split('?').next().unwrap_or(p).to_string());
+    let path = sqlite_path(&args.database);
     if let Some(path) = &path {
         if args.database == DEMO_DATABASE {
             for suffix in ["", "-wal", "-shm"] {
@@ -347,6 +350,13 @@ async fn report(settings: Settings, args: ReportArgs) -> anyhow::Result<()> {
                 .database
                 .clone()
                 .unwrap_or(settings.server.database.clone());
+            if let Some(path) = sqlite_path(&database)
+                && !std::path::Path::new(&path).exists()
+            {
+                bail!(
+                    "database {path} does not exist; check --database (or server.database), or ask a server with --server"
+                );
+            }
             let store = store::open(&database)
                 .await
                 .with_context(|| format!("opening database {database}"))?;

@@ -216,6 +216,12 @@ pub fn csv(r: &ReportJson) -> anyhow::Result<String> {
         "mttr_band",
         "untriaged_incidents",
         "overall_band",
+        // Appended, so that the columns above keep their positions.
+        "deployment_frequency_low_confidence",
+        "lead_time_low_confidence",
+        "change_failure_rate_low_confidence",
+        "mttr_low_confidence",
+        "attributed_organisation_wide",
     ])?;
     let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
     let b = |v: Option<Band>| v.map(|v| v.as_str().to_string()).unwrap_or_default();
@@ -246,6 +252,13 @@ pub fn csv(r: &ReportJson) -> anyhow::Result<String> {
             b(m.mttr.band),
             m.untriaged_incidents.to_string(),
             b(m.overall_band),
+            m.deployment_frequency.low_confidence.to_string(),
+            m.lead_time.low_confidence.to_string(),
+            m.change_failure_rate.low_confidence.to_string(),
+            m.mttr.low_confidence.to_string(),
+            m.change_failure_rate
+                .attributed_organisation_wide
+                .to_string(),
         ])?;
     }
     Ok(String::from_utf8(w.into_inner()?)?)

@@ -12,6 +12,9 @@ pub const DEFAULT_DATABASE: &str = "sqlite://pacer.db";
 pub const DEFAULT_BODY_LIMIT_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_WINDOW_DAYS: u32 = 30;
 pub const ENV_PREFIX: &str = "PACER";
+/// Environment variables the command line reads itself (`--config`, `--server`): they are
+/// not settings, and must not be read as a `config` key or as the `server` section.
+pub const CLI_ENV_VARS: &[&str] = &["PACER_CONFIG", "PACER_SERVER"];
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -66,6 +69,14 @@ impl Default for MetricsSettings {
     }
 }
 
+/// The process environment without [`CLI_ENV_VARS`] (and without names or values that
+/// are not Unicode, which no setting uses).
+fn settings_env() -> config::Map<String, String> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .filter(|(k, _)| !CLI_ENV_VARS.contains(&k.as_str()))
+        .collect()
+}
 
 impl Settings {
     /// Defaults, then `file` (if given), then `PACER_SECTION__KEY` environment variables.
@@ -84,6 +95,7 @@ impl Settings {
         }
         builder = builder.add_source(
             config::Environment::with_prefix(ENV_PREFIX)
+                .source(Some(settings_env()))
                 .prefix_separator("_")
                 .separator("__")
                 .list_separator(",")

@@ -855,10 +855,7 @@ mod tests {
             names(&schema(&doc, "ChangeRequest")["required"]),
             ["id", "started_at"]
         );
-        assert_eq!(
-            names(&schema(&doc, "IncidentRequest")["required"]),
-            ["id"]
-        );
+        assert_eq!(names(&schema(&doc, "IncidentRequest")["required"]), ["id"]);
         assert!(schema(&doc, "TriageRequest").get("required").is_none());
     }
 
@@ -874,7 +871,9 @@ mod tests {
         assert_eq!(kinds, ["string", "integer"]);
         let opened = &schema(&doc, "IncidentRequest")["properties"]["opened_at"];
         assert!(
-            opened.to_string().contains("#/components/schemas/Timestamp"),
+            opened
+                .to_string()
+                .contains("#/components/schemas/Timestamp"),
             "{opened}"
         );
     }

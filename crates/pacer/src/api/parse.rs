@@ -98,7 +98,15 @@ pub fn deployment(bytes: &[u8], now: Timestamp) -> Result<Deployment, ApiError> 
             )));
         }
         for (i, value) in raw.into_iter().enumerate() {
-            changes.push(change(value, i)?);
+            let c = change(value, i)?;
+            if deployed_at.seconds_since(c.started_at) > MAX_LEAD_TIME_SECONDS {
+                return Err(ApiError::invalid(format!(
+                    "changes[{i}].started_at is more than 10 years before deployed_at: an empty \
+                     first-commit timestamp (0, from an empty `git log A..B` range) usually causes this; \
+                     send the committer time of the first commit of the change's branch"
+                )));
+            }
+            changes.push(c);
         }
     }
     Ok(Deployment {

@@ -3,6 +3,10 @@
 
 mod helpers;
 
+mod bad_input;
 mod deployments;
 mod incidents;
+mod lists;
 mod metrics;
+mod overview;
+mod scopes;

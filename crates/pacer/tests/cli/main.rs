@@ -1,0 +1,9 @@
+//! Tests of the `pacer` binary as users run it: a child process per command, a temporary
+//! directory as its working directory, and no `PACER_*` variables but the ones a test sets.
+
+mod support;
+
+mod config;
+mod demo;
+mod report;
+mod serve;
