@@ -271,6 +271,11 @@ pub struct IncidentJson {
     pub duration_seconds: Option<f64>,
     /// Whether it is a production incident (the only kind that counts).
     pub production: bool,
+    /// In lists, for an untriaged incident: the ids of the successful production deployments
+    /// of its service (any service when it names none) within one hour before it opened,
+    /// newest first, so on-call can triage it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate_deployment_ids: Option<Vec<String>>,
 }
 
 pub fn incident_json(i: &Incident, config: &MetricsConfig) -> IncidentJson {
@@ -285,6 +290,7 @@ pub fn incident_json(i: &Incident, config: &MetricsConfig) -> IncidentJson {
         deployment_id: i.deployment_id.clone(),
         duration_seconds: i.resolved_at.map(|r| r.seconds_since(i.opened_at)),
         production: config.production.contains(&i.environment),
+        candidate_deployment_ids: None,
     }
 }
 

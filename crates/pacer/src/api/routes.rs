@@ -189,8 +189,16 @@ async fn list_deployments(State(p): State<Pacer>, RawQuery(raw): RawQuery) -> Ap
 async fn list_incidents(State(p): State<Pacer>, RawQuery(raw): RawQuery) -> ApiResult {
     let q = QueryParams::parse(raw.as_deref(), INCIDENT_LIST_PARAMS)?;
     let lq = list_query(&p, &q, true).await?;
-    let items = p.store.list_incidents(&lq).await?;
-    let items: Vec<_> = items.iter().map(|i| incident_json(i, &p.config)).collect();
+    let incidents = p.store.list_incidents(&lq).await?;
+    let mut items = Vec::with_capacity(incidents.len());
+    for incident in &incidents {
+        let mut item = incident_json(incident, &p.config);
+        if incident.caused_by_deploy.is_none() && item.production {
+            let candidates = candidate_deployments(&p, incident).await?;
+            item.candidate_deployment_ids = Some(candidates.into_iter().map(|d| d.id).collect());
+        }
+        items.push(item);
+    }
     Ok(page("incidents", items, &lq))
 }
 
@@ -223,20 +231,26 @@ async fn get_incident(State(p): State<Pacer>, Path(id): Path<String>) -> ApiResu
 
 /// Successful production deployments of the incident's service (any service when it
 /// names none) within one hour before it opened, newest first.
-async fn candidates(
+async fn candidate_deployments(
     p: &Pacer,
     incident: &pacer_core::Incident,
-) -> Result<Vec<serde_json::Value>, ApiError> {
+) -> Result<Vec<pacer_core::Deployment>, ApiError> {
     let from = incident.opened_at.minus_seconds(ATTRIBUTION_WINDOW_SECONDS);
-    let list = p
-        .store
+    Ok(p.store
         .deployments_between(
             incident.service.as_deref(),
             &p.production_keys(),
             from,
             incident.opened_at,
         )
-        .await?;
+        .await?)
+}
+
+async fn candidates(
+    p: &Pacer,
+    incident: &pacer_core::Incident,
+) -> Result<Vec<serde_json::Value>, ApiError> {
+    let list = candidate_deployments(p, incident).await?;
     Ok(list
         .iter()
         .map(|d| serde_json::to_value(deployment_json(d, &p.config)).unwrap_or_default())

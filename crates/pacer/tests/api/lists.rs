@@ -232,3 +232,43 @@ async fn incident_filters_and_paging() {
         ])
     );
 }
+
+#[tokio::test]
+async fn untriaged_incidents_list_their_candidate_deployments() {
+    let app = spawn_app().await;
+    deployments(&app).await;
+    incidents(&app).await;
+    let a = app.get("/api/v1/incidents?untriaged=true").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let candidates: Vec<(String, Value)> = a.body["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["id"].as_str().unwrap().to_string(),
+                i["candidate_deployment_ids"].clone(),
+            )
+        })
+        .collect();
+    // i5 (web, opened at 5 h): web's production deploys in [4 h, 5 h] are w1 (4 h,
+    // "Production") and w2 (5 h, "prod"), newest first. i4 names no service: every service's,
+    // w2 and b1 at 5 h (larger id first), then w1. i2 is a staging incident: no candidates.
+    assert_eq!(
+        candidates,
+        [
+            ("i5".to_string(), json!(["w2", "w1"])),
+            ("i4".to_string(), json!(["w2", "b1", "w1"])),
+            ("i2".to_string(), Value::Null),
+        ]
+    );
+    // Triaged incidents carry no candidate list.
+    let a = app.get("/api/v1/incidents?untriaged=false").await;
+    assert!(
+        a.body["incidents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i.get("candidate_deployment_ids").is_none())
+    );
+}
