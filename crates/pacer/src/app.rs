@@ -50,7 +50,15 @@ impl Pacer {
 
     /// The figures of one scope over one window.
     pub async fn metrics(&self, scope: &Scope, window: Window) -> Result<Metrics, StoreError> {
-        let (teams, _) = self.team_map().await?;
+        // One service's scope needs no team map; reading every service for it would cost
+        // more than the figures.
+        let teams = match scope {
+            Scope {
+                service: Some(_),
+                team: None,
+            } => TeamMap::default(),
+            _ => self.team_map().await?.0,
+        };
         let services: Option<Vec<String>> = match ScopeFilter::resolve(scope, &teams) {
             ScopeFilter::Organisation => None,
             ScopeFilter::Services(set) => Some(set.into_iter().collect()),

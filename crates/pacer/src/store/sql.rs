@@ -168,30 +168,38 @@ impl SqlStore {
     }
 
     async fn attach_changes(&self, deployments: &mut [Deployment]) -> Result<(), StoreError> {
-        let mut index: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, d) in deployments.iter().enumerate() {
-            index.entry(d.id.clone()).or_default().push(i);
-        }
-        let ids: Vec<&String> = index.keys().collect();
+        let ids: Vec<String> = deployments.iter().map(|d| d.id.clone()).collect();
         for chunk in ids.chunks(MAX_PARAMS_PER_QUERY) {
             let sql = format!(
                 "SELECT deployment_id, change_id, started_at FROM deployment_changes \
                  WHERE deployment_id IN ({}) ORDER BY deployment_id, position",
                 placeholders(1, chunk.len())
             );
-            let mut q = query(sql);
-            for id in chunk {
-                q = q.bind((*id).clone());
-            }
-            for row in q.fetch_all(&self.read).await? {
-                let id: String = row.try_get("deployment_id")?;
-                let change = Change {
+            self.attach_changes_from(deployments, bind_all(query(sql), chunk))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Adds to `deployments` the change rows `q` selects (`deployment_id, change_id,
+    /// started_at`, in position order per deployment).
+    async fn attach_changes_from(
+        &self,
+        deployments: &mut [Deployment],
+        q: AnyQuery<'_>,
+    ) -> Result<(), StoreError> {
+        let index: HashMap<String, usize> = deployments
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.id.clone(), i))
+            .collect();
+        for row in q.fetch_all(&self.read).await? {
+            let id: String = row.try_get("deployment_id")?;
+            if let Some(&i) = index.get(&id) {
+                deployments[i].changes.push(Change {
                     id: row.try_get("change_id")?,
                     started_at: Timestamp::from_millis(row.try_get("started_at")?),
-                };
-                for &i in index.get(&id).into_iter().flatten() {
-                    deployments[i].changes.push(change.clone());
-                }
+                });
             }
         }
         Ok(())
@@ -213,34 +221,63 @@ impl SqlStore {
         Ok(out)
     }
 
-    /// The latest successful production deployment at or before `t`, of `service` or of any.
+    /// For each `(service, t)`: the id of the latest successful production deployment at
+    /// or before `t`, of that service (or of any service when `None`). One statement per
+    /// chunk instead of one per incident: a window load asks this for every incident.
     async fn latest_at_or_before(
         &self,
-        service: Option<&str>,
+        asks: &BTreeSet<(Option<String>, Timestamp)>,
         environments: &[String],
-        t: Timestamp,
-    ) -> Result<Option<String>, StoreError> {
-        let envs = placeholders(3, environments.len());
-        let sql = match service {
-            Some(_) => format!(
-                "SELECT id FROM deployments WHERE service = $1 AND deployed_at <= $2 \
-                 AND status = 'success' AND env_key IN ({envs}) \
-                 ORDER BY deployed_at DESC, id DESC LIMIT 1"
-            ),
-            None => format!(
-                "SELECT id FROM deployments WHERE $1 = $1 AND deployed_at <= $2 \
-                 AND status = 'success' AND env_key IN ({envs}) \
-                 ORDER BY deployed_at DESC, id DESC LIMIT 1"
-            ),
-        };
-        let mut q = query(sql)
-            .bind(service.unwrap_or("").to_string())
-            .bind(t.millis());
-        for e in environments {
-            q = q.bind(e.clone());
+    ) -> Result<Vec<String>, StoreError> {
+        let envs = placeholders(1, environments.len());
+        let first = 1 + environments.len();
+        let with_service: Vec<(&str, Timestamp)> = asks
+            .iter()
+            .filter_map(|(s, t)| s.as_deref().map(|s| (s, *t)))
+            .collect();
+        let without: Vec<Timestamp> = asks
+            .iter()
+            .filter(|(s, _)| s.is_none())
+            .map(|(_, t)| *t)
+            .collect();
+        let mut found = Vec::new();
+        for chunk in with_service.chunks(MAX_PARAMS_PER_QUERY / 2) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| format!("(${}, ${})", first + 2 * i, first + 2 * i + 1))
+                .collect();
+            let sql = format!(
+                "SELECT (SELECT d.id FROM deployments d WHERE d.service = v.column1 \
+                 AND d.deployed_at <= v.column2 AND d.status = 'success' AND d.env_key IN ({envs}) \
+                 ORDER BY d.deployed_at DESC, d.id DESC LIMIT 1) AS id FROM (VALUES {}) AS v",
+                values.join(", ")
+            );
+            let mut q = bind_all(query(sql), environments);
+            for (service, t) in chunk {
+                q = q.bind(service.to_string()).bind(t.millis());
+            }
+            for row in q.fetch_all(&self.read).await? {
+                found.extend(row.try_get::<Option<String>, _>("id")?);
+            }
         }
-        let row = q.fetch_optional(&self.read).await?;
-        Ok(row.map(|r| r.try_get("id")).transpose()?)
+        for chunk in without.chunks(MAX_PARAMS_PER_QUERY) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| format!("(${})", first + i))
+                .collect();
+            let sql = format!(
+                "SELECT (SELECT d.id FROM deployments d WHERE d.deployed_at <= v.column1 \
+                 AND d.status = 'success' AND d.env_key IN ({envs}) \
+                 ORDER BY d.deployed_at DESC, d.id DESC LIMIT 1) AS id FROM (VALUES {}) AS v",
+                values.join(", ")
+            );
+            let mut q = bind_all(query(sql), environments);
+            for t in chunk {
+                q = q.bind(t.millis());
+            }
+            for row in q.fetch_all(&self.read).await? {
+                found.extend(row.try_get::<Option<String>, _>("id")?);
+            }
+        }
+        Ok(found)
     }
 }
 
@@ -400,7 +437,26 @@ impl Store for SqlStore {
             bind_all(query(sql).bind(start).bind(end), environments),
             &svc,
         );
-        let mut deployments = self.fetch_deployments(q).await?;
+        let rows = q.fetch_all(&self.read).await?;
+        let mut deployments = rows
+            .iter()
+            .map(deployment_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        drop(rows);
+        // Their changes with one join on the same condition, not thousands of id lists.
+        let mut sql = format!(
+            "SELECT c.deployment_id, c.change_id, c.started_at FROM deployment_changes c \
+             JOIN deployments d ON d.id = c.deployment_id \
+             WHERE d.deployed_at > $1 AND d.deployed_at <= $2 \
+             AND d.status = 'success' AND d.env_key IN ({envs})"
+        );
+        service_filter(&mut sql, "d.service", services, after_envs);
+        sql.push_str(" ORDER BY c.deployment_id, c.position");
+        let q = bind_all(
+            bind_all(query(sql).bind(start).bind(end), environments),
+            &svc,
+        );
+        self.attach_changes_from(&mut deployments, q).await?;
         let mut loaded: BTreeSet<String> = deployments.iter().map(|d| d.id.clone()).collect();
         let window_ids: Vec<String> = loaded.iter().cloned().collect();
 
@@ -483,28 +539,19 @@ impl Store for SqlStore {
         }
 
         // 4. The deployment each incident is attributed to, wherever it lies in time.
-        let mut asked = BTreeSet::new();
+        let mut asks = BTreeSet::new();
         for inc in incidents.values() {
             match &inc.deployment_id {
                 Some(named) => {
-                    if !loaded.contains(named) {
-                        wanted.insert(named.clone());
-                    }
+                    wanted.insert(named.clone());
                 }
                 None => {
-                    if !asked.insert((inc.service.clone(), inc.opened_at)) {
-                        continue;
-                    }
-                    if let Some(id) = self
-                        .latest_at_or_before(inc.service.as_deref(), environments, inc.opened_at)
-                        .await?
-                        && !loaded.contains(&id)
-                    {
-                        wanted.insert(id);
-                    }
+                    asks.insert((inc.service.clone(), inc.opened_at));
                 }
             }
         }
+        wanted.extend(self.latest_at_or_before(&asks, environments).await?);
+        wanted.retain(|id| !loaded.contains(id));
         let wanted: Vec<String> = wanted.into_iter().collect();
         for d in self.deployments_by_id(&wanted).await? {
             loaded.insert(d.id.clone());
