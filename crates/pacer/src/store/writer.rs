@@ -6,12 +6,11 @@
 //! savepoint, so a write that fails (a merge the store refuses) is rolled back alone, and
 //! every caller is answered only after the transaction holding its write has committed.
 
-use super::sql::{
-    INCIDENT_COLUMNS, MAX_PARAMS_PER_QUERY, env_key, incident_from_row, placeholders, query,
-};
+use super::sql::{INCIDENT_COLUMNS, env_key, incident_from_row, placeholders, query};
 use super::{Recorded, StoreError};
 use pacer_core::{Deployment, Incident, IncidentUpdate, Timestamp};
-use sqlx::{AnyConnection, AnyPool};
+use sqlx::{AnyConnection, AnyPool, Row};
+use std::collections::{BTreeMap, HashSet};
 use tokio::sync::{mpsc, oneshot};
 
 /// Most writes committed together; bounds the time a transaction holds the write lock.
@@ -68,57 +67,67 @@ async fn run(pool: AnyPool, mut jobs: mpsc::Receiver<Job>) {
 }
 
 async fn commit_batch(pool: &AnyPool, batch: Vec<Job>) {
-    let mut tx = match pool.begin().await {
-        Ok(tx) => tx,
+    let (replies, ops): (Vec<_>, Vec<_>) = batch.into_iter().map(|j| (j.reply, j.op)).unzip();
+    let answers = match write_batch(pool, ops).await {
+        Ok(answers) => answers,
         Err(e) => {
+            tracing::error!(error = %e, "batch failed; none of its writes was stored");
             let message = e.to_string();
-            for job in batch {
-                let _ = job.reply.send(Err(StoreError::Commit(message.clone())));
-            }
-            return;
+            replies
+                .iter()
+                .map(|_| Err(StoreError::Commit(message.clone())))
+                .collect()
         }
     };
+    for (reply, answer) in replies.into_iter().zip(answers) {
+        let _ = reply.send(answer);
+    }
+}
+
+/// Writes one batch in one transaction; the answers are in the order of `ops`.
+/// `Err` means nothing of the batch was committed.
+async fn write_batch(
+    pool: &AnyPool,
+    ops: Vec<WriteOp>,
+) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
     let now = crate::timefmt::now();
-    let mut answers = Vec::with_capacity(batch.len());
-    for job in batch {
-        let result = in_savepoint(&mut tx, job.op, now).await;
-        answers.push((job.reply, result));
-    }
-    match tx.commit().await {
-        Ok(()) => {
-            for (reply, result) in answers {
-                let _ = reply.send(result);
-            }
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "commit failed; no write of the batch was stored");
-            let message = e.to_string();
-            for (reply, result) in answers {
-                // A write refused on its own merits keeps its own (4xx) answer.
-                let answer = match result {
-                    Err(refused @ StoreError::Invalid(_)) => Err(refused),
-                    _ => Err(StoreError::Commit(message.clone())),
-                };
-                let _ = reply.send(answer);
-            }
+    let mut tx = pool.begin().await?;
+    let mut answers: Vec<Option<Result<WriteOutcome, StoreError>>> =
+        (0..ops.len()).map(|_| None).collect();
+    let mut deployments = Vec::new();
+    let mut incidents = Vec::new();
+    for (i, op) in ops.into_iter().enumerate() {
+        match op {
+            WriteOp::Deployment(d) => deployments.push((i, d)),
+            WriteOp::Incident(u) => incidents.push((i, u)),
         }
     }
+    // Deployments were validated at the edge and cannot be refused here, so they are
+    // written with a few multi-row statements; a failure fails the whole batch.
+    for (i, recorded) in insert_deployments(&mut tx, &deployments, now).await? {
+        answers[i] = Some(Ok(WriteOutcome::Deployment(recorded)));
+    }
+    // An incident merge can be refused (a resolution before the opening): each runs in
+    // its own savepoint so a refusal rolls back only itself.
+    for (i, update) in incidents {
+        answers[i] = Some(in_savepoint(&mut tx, update, now).await);
+    }
+    tx.commit().await?;
+    Ok(answers
+        .into_iter()
+        .map(|a| a.unwrap_or(Err(StoreError::Commit("write was not answered".into()))))
+        .collect())
 }
 
 async fn in_savepoint(
     conn: &mut AnyConnection,
-    op: WriteOp,
+    update: IncidentUpdate,
     now: Timestamp,
 ) -> Result<WriteOutcome, StoreError> {
     sqlx::query("SAVEPOINT write").execute(&mut *conn).await?;
-    let result = match op {
-        WriteOp::Deployment(d) => insert_deployment(conn, &d, now)
-            .await
-            .map(WriteOutcome::Deployment),
-        WriteOp::Incident(u) => merge_incident(conn, u, now)
-            .await
-            .map(|(i, r)| WriteOutcome::Incident(i, r)),
-    };
+    let result = merge_incident(conn, update, now)
+        .await
+        .map(|(i, r)| WriteOutcome::Incident(i, r));
     if result.is_err() {
         sqlx::query("ROLLBACK TO SAVEPOINT write")
             .execute(&mut *conn)
@@ -130,63 +139,116 @@ async fn in_savepoint(
     result
 }
 
-/// Inserts a deployment and its changes; a known id keeps its first recording.
-async fn insert_deployment(
+/// Bound parameters per bulk statement: well under SQLite's 32,766 and PostgreSQL's 65,535.
+const MAX_BULK_PARAMS: usize = 4000;
+
+/// Inserts deployments and their changes; a known id keeps its first recording (also
+/// within the batch). Returns each input index with what happened to it.
+async fn insert_deployments(
     conn: &mut AnyConnection,
-    d: &Deployment,
+    deployments: &[(usize, Deployment)],
     now: Timestamp,
-) -> Result<Recorded, StoreError> {
-    let inserted = sqlx::query(
-        "INSERT INTO deployments (id, service, environment, env_key, status, deployed_at, \
-         sha, repo, team, lead_time_seconds, received_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING",
-    )
-    .bind(d.id.clone())
-    .bind(d.service.clone())
-    .bind(d.environment.clone())
-    .bind(env_key(&d.environment))
-    .bind(d.status.as_str())
-    .bind(d.deployed_at.millis())
-    .bind(d.sha.clone())
-    .bind(d.repo.clone())
-    .bind(d.team.clone())
-    .bind(d.lead_time_seconds)
-    .bind(now.millis())
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if inserted == 0 {
-        return Ok(Recorded::AlreadyRecorded);
-    }
-    const PER_ROW: usize = 5;
-    const ROWS_PER_STATEMENT: usize = MAX_PARAMS_PER_QUERY / PER_ROW;
-    for (chunk_no, chunk) in d.changes.chunks(ROWS_PER_STATEMENT).enumerate() {
+) -> Result<Vec<(usize, Recorded)>, StoreError> {
+    // The first of several deliveries of one id in the batch is the one that may insert.
+    let mut first_in_batch: HashSet<&str> = HashSet::new();
+    let candidates: Vec<&Deployment> = deployments
+        .iter()
+        .map(|(_, d)| d)
+        .filter(|d| first_in_batch.insert(d.id.as_str()))
+        .collect();
+
+    const PER_DEPLOYMENT: usize = 11;
+    let mut inserted: HashSet<String> = HashSet::new();
+    for chunk in candidates.chunks(MAX_BULK_PARAMS / PER_DEPLOYMENT) {
         let rows: Vec<String> = (0..chunk.len())
-            .map(|i| format!("({})", placeholders(1 + i * PER_ROW, PER_ROW)))
+            .map(|i| format!("({})", placeholders(1 + i * PER_DEPLOYMENT, PER_DEPLOYMENT)))
+            .collect();
+        let sql = format!(
+            "INSERT INTO deployments (id, service, environment, env_key, status, deployed_at, \
+             sha, repo, team, lead_time_seconds, received_at) VALUES {} \
+             ON CONFLICT (id) DO NOTHING RETURNING id",
+            rows.join(", ")
+        );
+        let mut q = query(sql);
+        for d in chunk {
+            q = q
+                .bind(d.id.clone())
+                .bind(d.service.clone())
+                .bind(d.environment.clone())
+                .bind(env_key(&d.environment))
+                .bind(d.status.as_str())
+                .bind(d.deployed_at.millis())
+                .bind(d.sha.clone())
+                .bind(d.repo.clone())
+                .bind(d.team.clone())
+                .bind(d.lead_time_seconds)
+                .bind(now.millis());
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            inserted.insert(row.try_get("id")?);
+        }
+    }
+    let new: Vec<&Deployment> = candidates
+        .into_iter()
+        .filter(|d| inserted.contains(&d.id))
+        .collect();
+    let mut answered: HashSet<&str> = HashSet::new();
+    let outcome = deployments
+        .iter()
+        .map(|(i, d)| {
+            let created = inserted.contains(&d.id) && answered.insert(d.id.as_str());
+            (
+                *i,
+                if created {
+                    Recorded::Created
+                } else {
+                    Recorded::AlreadyRecorded
+                },
+            )
+        })
+        .collect();
+
+    const PER_CHANGE: usize = 5;
+    let changes: Vec<(&Deployment, usize, &pacer_core::Change)> = new
+        .iter()
+        .flat_map(|d| d.changes.iter().enumerate().map(move |(p, c)| (*d, p, c)))
+        .collect();
+    for chunk in changes.chunks(MAX_BULK_PARAMS / PER_CHANGE) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| format!("({})", placeholders(1 + i * PER_CHANGE, PER_CHANGE)))
             .collect();
         let sql = format!(
             "INSERT INTO deployment_changes (deployment_id, position, service, change_id, started_at) VALUES {}",
             rows.join(", ")
         );
         let mut q = query(sql);
-        for (i, c) in chunk.iter().enumerate() {
-            let position = (chunk_no * ROWS_PER_STATEMENT + i) as i64;
+        for (d, position, c) in chunk {
             q = q
                 .bind(d.id.clone())
-                .bind(position)
+                .bind(*position as i64)
                 .bind(d.service.clone())
                 .bind(c.id.clone())
                 .bind(c.started_at.millis());
         }
         q.execute(&mut *conn).await?;
     }
-    upsert_service(
-        conn,
-        &d.service,
-        d.team.as_deref().map(|t| (t, d.deployed_at, d.id.as_str())),
-    )
-    .await?;
-    Ok(Recorded::Created)
+
+    // One row per service (a statement may not upsert the same row twice): the batch's
+    // latest deployment naming a team, which the upsert compares with the stored one.
+    let mut services: BTreeMap<&str, Option<(&str, Timestamp, &str)>> = BTreeMap::new();
+    for d in &new {
+        let entry = services.entry(d.service.as_str()).or_insert(None);
+        if let Some(team) = d.team.as_deref()
+            && entry.is_none_or(|(_, at, id)| (d.deployed_at, d.id.as_str()) > (at, id))
+        {
+            *entry = Some((team, d.deployed_at, d.id.as_str()));
+        }
+    }
+    let services: Vec<_> = services.into_iter().collect();
+    for chunk in services.chunks(MAX_BULK_PARAMS / 4) {
+        upsert_services(conn, chunk).await?;
+    }
+    Ok(outcome)
 }
 
 /// Merges one incident delivery into the stored row (newest state of each field wins).
@@ -231,32 +293,38 @@ async fn merge_incident(
     .execute(&mut *conn)
     .await?;
     if let Some(service) = &merged.service {
-        upsert_service(conn, service, None).await?;
+        upsert_services(conn, &[(service.as_str(), None)]).await?;
     }
     Ok((merged, recorded))
 }
 
-/// Records a service, and the team of its latest deployment naming one (latest by
-/// deployed_at, then id, so delivery order never matters).
-async fn upsert_service(
+/// Records services, each with the team of its latest deployment naming one (latest by
+/// deployed_at, then id, so delivery order never matters). Names must be distinct.
+async fn upsert_services(
     conn: &mut AnyConnection,
-    name: &str,
-    team: Option<(&str, Timestamp, &str)>,
+    services: &[(&str, Option<(&str, Timestamp, &str)>)],
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO services (name, team, team_deployed_at, team_deployment_id) VALUES ($1, $2, $3, $4) \
+    let rows: Vec<String> = (0..services.len())
+        .map(|i| format!("({})", placeholders(1 + 4 * i, 4)))
+        .collect();
+    let sql = format!(
+        "INSERT INTO services (name, team, team_deployed_at, team_deployment_id) VALUES {} \
          ON CONFLICT (name) DO UPDATE SET team = excluded.team, \
          team_deployed_at = excluded.team_deployed_at, team_deployment_id = excluded.team_deployment_id \
          WHERE excluded.team IS NOT NULL AND (services.team IS NULL \
          OR excluded.team_deployed_at > services.team_deployed_at \
          OR (excluded.team_deployed_at = services.team_deployed_at \
              AND excluded.team_deployment_id > services.team_deployment_id))",
-    )
-    .bind(name.to_string())
-    .bind(team.map(|(t, _, _)| t.to_string()))
-    .bind(team.map(|(_, at, _)| at.millis()))
-    .bind(team.map(|(_, _, id)| id.to_string()))
-    .execute(&mut *conn)
-    .await?;
+        rows.join(", ")
+    );
+    let mut q = query(sql);
+    for (name, team) in services {
+        q = q
+            .bind(name.to_string())
+            .bind(team.map(|(t, _, _)| t.to_string()))
+            .bind(team.map(|(_, at, _)| at.millis()))
+            .bind(team.map(|(_, _, id)| id.to_string()));
+    }
+    q.execute(&mut *conn).await?;
     Ok(())
 }
