@@ -139,6 +139,9 @@ async fn in_savepoint(
     result
 }
 
+/// A deployment's claim that its service belongs to a team: (team, deployed_at, deployment id).
+type TeamClaim<'a> = Option<(&'a str, Timestamp, &'a str)>;
+
 /// Bound parameters per bulk statement: well under SQLite's 32,766 and PostgreSQL's 65,535.
 const MAX_BULK_PARAMS: usize = 4000;
 
@@ -235,7 +238,7 @@ async fn insert_deployments(
 
     // One row per service (a statement may not upsert the same row twice): the batch's
     // latest deployment naming a team, which the upsert compares with the stored one.
-    let mut services: BTreeMap<&str, Option<(&str, Timestamp, &str)>> = BTreeMap::new();
+    let mut services: BTreeMap<&str, TeamClaim<'_>> = BTreeMap::new();
     for d in &new {
         let entry = services.entry(d.service.as_str()).or_insert(None);
         if let Some(team) = d.team.as_deref()
@@ -302,7 +305,7 @@ async fn merge_incident(
 /// deployed_at, then id, so delivery order never matters). Names must be distinct.
 async fn upsert_services(
     conn: &mut AnyConnection,
-    services: &[(&str, Option<(&str, Timestamp, &str)>)],
+    services: &[(&str, TeamClaim<'_>)],
 ) -> Result<(), StoreError> {
     let rows: Vec<String> = (0..services.len())
         .map(|i| format!("({})", placeholders(1 + 4 * i, 4)))
