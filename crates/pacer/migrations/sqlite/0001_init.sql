@@ -14,8 +14,10 @@ CREATE TABLE deployments (
     lead_time_seconds DOUBLE PRECISION,
     received_at       BIGINT NOT NULL
 );
-CREATE INDEX deployments_service_time ON deployments (service, deployed_at);
-CREATE INDEX deployments_time ON deployments (deployed_at);
+-- (deployed_at, id) in that order: "the latest deployment at or before t" orders by both,
+-- and an index that ends in id answers it without sorting every earlier row.
+CREATE INDEX deployments_service_time ON deployments (service, deployed_at, id);
+CREATE INDEX deployments_time ON deployments (deployed_at, id);
 
 CREATE TABLE deployment_changes (
     deployment_id TEXT NOT NULL REFERENCES deployments (id),

@@ -96,7 +96,8 @@ pub trait Store: Send + Sync {
     /// Every service any event named, sorted by name.
     async fn services(&self) -> Result<Vec<ServiceRecord>, StoreError>;
 
-    /// The latest successful deployment of `service` in `environments`, if any.
+    /// The latest successful deployment of `service` in `environments`, if any, without
+    /// its changes (listings show which release runs, not what it carried).
     async fn latest_deployment(
         &self,
         service: &str,

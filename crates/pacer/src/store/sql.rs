@@ -4,6 +4,7 @@
 use super::writer::{WriteOp, WriteOutcome, Writer};
 use super::{ListQuery, Recorded, ServiceRecord, Store, StoreError};
 use async_trait::async_trait;
+use futures_util::TryStreamExt;
 use pacer_core::{
     Change, DeployStatus, Deployment, EventSet, Incident, IncidentUpdate, Timestamp, Window,
 };
@@ -92,7 +93,9 @@ impl SqlStore {
             })
             .collect();
         Migrator::with_migrations(migrations).run(&write).await?;
-        let read = options(4).connect(&url).await?;
+        // Two readers for two cores: each SQLite connection is a thread with its own page
+        // cache and allocator arena, which is memory that more readers would not repay.
+        let read = options(2).connect(&url).await?;
         Ok(SqlStore {
             read,
             writer: Writer::spawn(write),
@@ -153,18 +156,29 @@ pub(super) fn env_key(environment: &str) -> String {
 
 impl SqlStore {
     async fn fetch_deployments(&self, q: AnyQuery<'_>) -> Result<Vec<Deployment>, StoreError> {
-        let rows = q.fetch_all(&self.read).await?;
-        let mut deployments = rows
-            .iter()
-            .map(deployment_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut deployments = self.fetch_deployment_rows(q).await?;
         self.attach_changes(&mut deployments).await?;
         Ok(deployments)
     }
 
+    /// Deployments without their changes. Rows are converted as they stream in: holding a
+    /// whole result set of driver rows costs several times the memory of the events.
+    async fn fetch_deployment_rows(&self, q: AnyQuery<'_>) -> Result<Vec<Deployment>, StoreError> {
+        let mut rows = q.fetch(&self.read);
+        let mut deployments = Vec::new();
+        while let Some(row) = rows.try_next().await? {
+            deployments.push(deployment_from_row(&row)?);
+        }
+        Ok(deployments)
+    }
+
     async fn fetch_incidents(&self, q: AnyQuery<'_>) -> Result<Vec<Incident>, StoreError> {
-        let rows = q.fetch_all(&self.read).await?;
-        rows.iter().map(incident_from_row).collect()
+        let mut rows = q.fetch(&self.read);
+        let mut incidents = Vec::new();
+        while let Some(row) = rows.try_next().await? {
+            incidents.push(incident_from_row(&row)?);
+        }
+        Ok(incidents)
     }
 
     async fn attach_changes(&self, deployments: &mut [Deployment]) -> Result<(), StoreError> {
@@ -193,7 +207,8 @@ impl SqlStore {
             .enumerate()
             .map(|(i, d)| (d.id.clone(), i))
             .collect();
-        for row in q.fetch_all(&self.read).await? {
+        let mut rows = q.fetch(&self.read);
+        while let Some(row) = rows.try_next().await? {
             let id: String = row.try_get("deployment_id")?;
             if let Some(&i) = index.get(&id) {
                 deployments[i].changes.push(Change {
@@ -413,7 +428,7 @@ impl Store for SqlStore {
             placeholders(2, environments.len())
         );
         let q = bind_all(query(sql).bind(service.to_string()), environments);
-        Ok(self.fetch_deployments(q).await?.pop())
+        Ok(self.fetch_deployment_rows(q).await?.pop())
     }
 
     async fn load_window(
@@ -437,12 +452,7 @@ impl Store for SqlStore {
             bind_all(query(sql).bind(start).bind(end), environments),
             &svc,
         );
-        let rows = q.fetch_all(&self.read).await?;
-        let mut deployments = rows
-            .iter()
-            .map(deployment_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        drop(rows);
+        let mut deployments = self.fetch_deployment_rows(q).await?;
         // Their changes with one join on the same condition, not thousands of id lists.
         let mut sql = format!(
             "SELECT c.deployment_id, c.change_id, c.started_at FROM deployment_changes c \
