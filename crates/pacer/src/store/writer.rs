@@ -12,6 +12,7 @@ use pacer_core::{Deployment, Incident, IncidentUpdate, Timestamp};
 use sqlx::{AnyConnection, AnyPool, Row};
 use std::collections::{BTreeMap, HashSet};
 use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
 
 /// Most writes committed together; bounds the time a transaction holds the write lock.
 const MAX_BATCH: usize = 512;
@@ -61,8 +62,7 @@ async fn run(pool: AnyPool, mut jobs: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let span = tracing::debug_span!("commit", writes = batch.len());
-        let _enter = span.enter();
-        commit_batch(&pool, std::mem::take(&mut batch)).await;
+        commit_batch(&pool, std::mem::take(&mut batch)).instrument(span).await;
     }
 }
 
