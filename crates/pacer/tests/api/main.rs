@@ -5,6 +5,7 @@ mod helpers;
 
 mod bad_input;
 mod deployments;
+mod differential;
 mod incidents;
 mod lists;
 mod metrics;
