@@ -62,7 +62,9 @@ async fn run(pool: AnyPool, mut jobs: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let span = tracing::debug_span!("commit", writes = batch.len());
-        commit_batch(&pool, std::mem::take(&mut batch)).instrument(span).await;
+        commit_batch(&pool, std::mem::take(&mut batch))
+            .instrument(span)
+            .await;
     }
 }
 
