@@ -399,16 +399,12 @@ impl<'a> Prepared<'a> {
             missing_reason,
         }
     }
-
-    /// Successful production deployments that are triage candidates for `incident`: of
-    /// its service (any service when it names none), deployed within one hour before it
-    /// opened. Newest first.
-    pub fn candidates(&self, incident: &Incident) -> Vec<&'a Deployment> {
-        candidate_deployments(&self.events.deployments, self.config, incident)
-    }
 }
 
-/// Triage candidates for `incident` among `deployments` (see [`Prepared::candidates`]).
+/// Triage candidates for `incident` among `deployments`: successful production deployments
+/// of its service (any service when it names none) deployed within one hour before it
+/// opened, newest first. The store answers the same question in SQL
+/// (`Store::deployments_between`); this is the definition the tests hold it to.
 pub fn candidate_deployments<'d>(
     deployments: &'d [Deployment],
     config: &MetricsConfig,

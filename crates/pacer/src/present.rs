@@ -145,12 +145,20 @@ fn mttr_json(r: &Restore) -> MttrJson {
     }
 }
 
+fn window_json(w: pacer_core::Window) -> WindowJson {
+    WindowJson {
+        start: ts(w.start()),
+        end: ts(w.end),
+        days: w.days,
+    }
+}
+
 pub fn metrics_json(m: &Metrics, config: &MetricsConfig) -> MetricsJson {
     let lt = &m.lead_time;
     let cfr = &m.change_failure_rate;
     MetricsJson {
         scope: ScopeJson { service: m.scope.service.clone(), team: m.scope.team.clone() },
-        window: WindowJson { start: ts(m.window.start()), end: ts(m.window.end), days: m.window.days },
+        window: window_json(m.window),
         deployment_frequency: DeploymentFrequencyJson {
             deployments: m.deployment_frequency.deployments,
             per_day: m.deployment_frequency.per_day,
@@ -306,11 +314,7 @@ pub struct ReportJson {
 
 pub fn report_json(r: &crate::app::Report, config: &MetricsConfig) -> ReportJson {
     ReportJson {
-        window: WindowJson {
-            start: ts(r.window.start()),
-            end: ts(r.window.end),
-            days: r.window.days,
-        },
+        window: window_json(r.window),
         organisation: metrics_json(&r.organisation, config),
         teams: r.teams.iter().map(|m| metrics_json(m, config)).collect(),
         services: r.services.iter().map(|m| metrics_json(m, config)).collect(),

@@ -620,34 +620,23 @@ impl Store for SqlStore {
 /// The SQL and string binds of a list query; binds go in the order placeholders appear.
 fn list_sql(table: &str, columns: &str, time: &str, lq: &ListQuery) -> (String, Vec<String>) {
     let mut sql = format!("SELECT {columns} FROM {table} WHERE $1 = $1 AND $2 = $2");
-    let mut binds = Vec::new();
-    let mut next = 3;
-    let mut eq = |sql: &mut String, col: &str, value: &Option<String>, binds: &mut Vec<String>| {
+    // $1 and $2 are the time bounds; string binds follow, numbered by their position.
+    let mut binds: Vec<String> = Vec::new();
+    let mut eq = |col: &str, value: Option<String>| {
         if let Some(v) = value {
-            sql.push_str(&format!(" AND {col} = ${next}"));
-            binds.push(v.clone());
-            next += 1;
+            sql.push_str(&format!(" AND {col} = ${}", 3 + binds.len()));
+            binds.push(v);
         }
     };
-    eq(&mut sql, "service", &lq.service, &mut binds);
-    eq(
-        &mut sql,
-        "env_key",
-        &lq.environment.as_deref().map(env_key),
-        &mut binds,
-    );
+    eq("service", lq.service.clone());
+    eq("env_key", lq.environment.as_deref().map(env_key));
     // Status exists on deployments, triage on incidents; each filter applies where it means something.
-    let status = if table == "deployments" {
-        lq.status.clone()
-    } else {
-        None
-    };
-    eq(&mut sql, "status", &status, &mut binds);
-    next = service_filter(&mut sql, "service", lq.services.as_deref(), next);
-    if let Some(list) = &lq.services {
-        binds.extend(list.iter().cloned());
-    }
-    let _ = next;
+    eq(
+        "status",
+        lq.status.clone().filter(|_| table == "deployments"),
+    );
+    service_filter(&mut sql, "service", lq.services.as_deref(), 3 + binds.len());
+    binds.extend(lq.services.iter().flatten().cloned());
     if lq.from.is_some() {
         sql.push_str(&format!(" AND {time} >= $1"));
     }
