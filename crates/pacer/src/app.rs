@@ -3,6 +3,7 @@
 
 use crate::settings::Settings;
 use crate::store::{SharedStore, StoreError, named_teams};
+use crate::telemetry::Telemetry;
 use pacer_core::engine::{Metrics, Prepared};
 use pacer_core::scope::ScopeFilter;
 use pacer_core::{MetricsConfig, Scope, TeamMap, Window};
@@ -13,6 +14,8 @@ pub struct Pacer {
     pub store: SharedStore,
     pub settings: Arc<Settings>,
     pub config: Arc<MetricsConfig>,
+    /// Pacer's own operational metrics, served beside the DORA figures on `/metrics`.
+    pub telemetry: Arc<Telemetry>,
 }
 
 /// Every scope's figures for one window.
@@ -31,6 +34,7 @@ impl Pacer {
             store,
             settings: Arc::new(settings),
             config,
+            telemetry: Arc::new(Telemetry::new()),
         }
     }
 

@@ -38,6 +38,11 @@ impl ApiError {
     }
 }
 
+/// The machine code of an error answer, left on the response so that middleware (the
+/// refused-events counter) can read it without parsing the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorCode(pub &'static str);
+
 #[derive(Serialize)]
 struct ErrorBody<'a> {
     error: String,
@@ -66,6 +71,8 @@ impl IntoResponse for ApiError {
         } else {
             self.to_string()
         };
-        (status, Json(ErrorBody { error, code })).into_response()
+        let mut response = (status, Json(ErrorBody { error, code })).into_response();
+        response.extensions_mut().insert(ErrorCode(code));
+        response
     }
 }

@@ -2,12 +2,13 @@ use super::error::ApiError;
 use super::input::{QueryParams, read_body};
 use super::parse;
 use crate::app::Pacer;
+use crate::exposition;
 use crate::present::{deployment_json, incident_json, metrics_json, report_json};
 use crate::store::{ListQuery, Recorded};
 use crate::timefmt;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{Method, StatusCode, Uri};
+use axum::http::{Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -34,6 +35,8 @@ pub fn routes() -> Router<Pacer> {
         .route("/api/v1/report", get(get_report))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/openapi.json", get(openapi))
+        // Exactly `/metrics`: pushes go to `/metrics/job/...` (see `push.rs`).
+        .route("/metrics", get(prometheus_metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
 }
@@ -75,7 +78,11 @@ async fn post_deployment(State(p): State<Pacer>, body: Body) -> ApiResult {
     let deployment = parse::deployment(&bytes, timefmt::now())?;
     let recorded = p.store.record_deployment(&deployment).await?;
     let status = match recorded {
-        Recorded::Created => StatusCode::CREATED,
+        Recorded::Created => {
+            // A re-delivered id is not a new event.
+            p.telemetry.ingested("api", "deployment", 1);
+            StatusCode::CREATED
+        }
         Recorded::AlreadyRecorded => StatusCode::OK,
     };
     tracing::info!(id = %deployment.id, service = %deployment.service, ?recorded, "deployment");
@@ -206,6 +213,8 @@ async fn post_incident(State(p): State<Pacer>, body: Body) -> ApiResult {
     let bytes = read_body(body, p.settings.server.body_limit_bytes).await?;
     let update = parse::incident(&bytes)?;
     let (incident, recorded) = p.store.record_incident(update).await?;
+    // Created or updated: either way a new state of the incident was recorded.
+    p.telemetry.ingested("api", "incident", 1);
     let status = match recorded {
         Recorded::Created => StatusCode::CREATED,
         Recorded::AlreadyRecorded => StatusCode::OK,
@@ -273,10 +282,23 @@ async fn patch_incident(State(p): State<Pacer>, Path(id): Path<String>, body: Bo
         )));
     }
     let (incident, _) = p.store.record_incident(update).await?;
+    p.telemetry.ingested("api", "triage", 1);
     let candidates = candidates(&p, &incident).await?;
     tracing::info!(id = %incident.id, caused_by_deploy = ?incident.caused_by_deploy, "triage");
     Ok(Json(json!({"incident": incident_json(&incident, &p.config), "candidate_deployments": candidates}))
         .into_response())
+}
+
+/// The DORA figures of every scope over the default window ending now, then Pacer's own
+/// metrics, in Prometheus text format 0.0.4. Computed per scrape: Prometheus scrapes
+/// every 15 s to 1 min, and a report is one window load.
+async fn prometheus_metrics(State(p): State<Pacer>) -> ApiResult {
+    let window = Window::new(timefmt::now(), p.settings.metrics.default_window_days);
+    let report = p.report(window).await?;
+    let mut body = String::new();
+    exposition::encode_report(&report, &mut body);
+    p.telemetry.encode(&mut body);
+    Ok(([(header::CONTENT_TYPE, exposition::CONTENT_TYPE)], body).into_response())
 }
 
 const METRICS_PARAMS: &[&str] = &["service", "team", "days", "end"];

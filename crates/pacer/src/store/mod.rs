@@ -39,6 +39,16 @@ pub enum Recorded {
     AlreadyRecorded,
 }
 
+/// What setting a deployment's precomputed lead time did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeadTimeSet {
+    Set,
+    /// No deployment has that id.
+    UnknownDeployment,
+    /// The deployment lists its changes; its lead times come from them.
+    CarriesChanges,
+}
+
 /// Filters for listing events, newest first.
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
@@ -77,6 +87,14 @@ pub trait Store: Send + Sync {
         &self,
         update: IncidentUpdate,
     ) -> Result<(Incident, Recorded), StoreError>;
+
+    /// Sets (or replaces) the precomputed `lead_time_seconds` of a recorded deployment
+    /// that carries no changes: the Pushgateway recipe sends it after the deployment.
+    async fn set_lead_time(
+        &self,
+        deployment_id: &str,
+        seconds: f64,
+    ) -> Result<LeadTimeSet, StoreError>;
 
     async fn deployment(&self, id: &str) -> Result<Option<Deployment>, StoreError>;
     async fn incident(&self, id: &str) -> Result<Option<Incident>, StoreError>;

@@ -2,7 +2,7 @@
 //! (`$n` placeholders, `ON CONFLICT`, row values), so the PostgreSQL backend can share it.
 
 use super::writer::{WriteOp, WriteOutcome, Writer};
-use super::{ListQuery, Recorded, ServiceRecord, Store, StoreError};
+use super::{LeadTimeSet, ListQuery, Recorded, ServiceRecord, Store, StoreError};
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
 use pacer_core::{
@@ -363,9 +363,7 @@ impl Store for SqlStore {
     async fn record_deployment(&self, d: &Deployment) -> Result<Recorded, StoreError> {
         match self.writer.submit(WriteOp::Deployment(d.clone())).await? {
             WriteOutcome::Deployment(recorded) => Ok(recorded),
-            WriteOutcome::Incident(..) => {
-                unreachable!("a deployment write answers with a deployment outcome")
-            }
+            _ => unreachable!("a deployment write answers with a deployment outcome"),
         }
     }
 
@@ -375,9 +373,22 @@ impl Store for SqlStore {
     ) -> Result<(Incident, Recorded), StoreError> {
         match self.writer.submit(WriteOp::Incident(update)).await? {
             WriteOutcome::Incident(incident, recorded) => Ok((incident, recorded)),
-            WriteOutcome::Deployment(_) => {
-                unreachable!("an incident write answers with an incident outcome")
-            }
+            _ => unreachable!("an incident write answers with an incident outcome"),
+        }
+    }
+
+    async fn set_lead_time(
+        &self,
+        deployment_id: &str,
+        seconds: f64,
+    ) -> Result<LeadTimeSet, StoreError> {
+        let op = WriteOp::LeadTime {
+            deployment_id: deployment_id.to_string(),
+            seconds,
+        };
+        match self.writer.submit(op).await? {
+            WriteOutcome::LeadTime(outcome) => Ok(outcome),
+            _ => unreachable!("a lead-time write answers with a lead-time outcome"),
         }
     }
 

@@ -7,7 +7,7 @@
 //! every caller is answered only after the transaction holding its write has committed.
 
 use super::sql::{INCIDENT_COLUMNS, env_key, incident_from_row, placeholders, query};
-use super::{Recorded, StoreError};
+use super::{LeadTimeSet, Recorded, StoreError};
 use pacer_core::{Deployment, Incident, IncidentUpdate, Timestamp};
 use sqlx::{AnyConnection, AnyPool, Row};
 use std::collections::{BTreeMap, HashSet};
@@ -22,11 +22,13 @@ const QUEUE_DEPTH: usize = 4096;
 pub enum WriteOp {
     Deployment(Deployment),
     Incident(IncidentUpdate),
+    LeadTime { deployment_id: String, seconds: f64 },
 }
 
 pub enum WriteOutcome {
     Deployment(Recorded),
     Incident(Incident, Recorded),
+    LeadTime(LeadTimeSet),
 }
 
 struct Job {
@@ -98,10 +100,15 @@ async fn write_batch(
         (0..ops.len()).map(|_| None).collect();
     let mut deployments = Vec::new();
     let mut incidents = Vec::new();
+    let mut lead_times = Vec::new();
     for (i, op) in ops.into_iter().enumerate() {
         match op {
             WriteOp::Deployment(d) => deployments.push((i, d)),
             WriteOp::Incident(u) => incidents.push((i, u)),
+            WriteOp::LeadTime {
+                deployment_id,
+                seconds,
+            } => lead_times.push((i, deployment_id, seconds)),
         }
     }
     // Deployments were validated at the edge and cannot be refused here, so they are
@@ -113,6 +120,11 @@ async fn write_batch(
     // its own savepoint so a refusal rolls back only itself.
     for (i, update) in incidents {
         answers[i] = Some(in_savepoint(&mut tx, update, now).await);
+    }
+    // After the deployments, so a deployment and its lead time may share a batch.
+    for (i, deployment_id, seconds) in lead_times {
+        let outcome = set_lead_time(&mut tx, &deployment_id, seconds).await?;
+        answers[i] = Some(Ok(WriteOutcome::LeadTime(outcome)));
     }
     tx.commit().await?;
     Ok(answers
@@ -254,6 +266,37 @@ async fn insert_deployments(
         upsert_services(conn, chunk).await?;
     }
     Ok(outcome)
+}
+
+/// Sets the precomputed lead time of a deployment that carries no changes (a deployment
+/// with changes takes its lead times from their start times; the two never mix).
+async fn set_lead_time(
+    conn: &mut AnyConnection,
+    deployment_id: &str,
+    seconds: f64,
+) -> Result<LeadTimeSet, StoreError> {
+    let updated = sqlx::query(
+        "UPDATE deployments SET lead_time_seconds = $1 WHERE id = $2 \
+         AND NOT EXISTS (SELECT 1 FROM deployment_changes WHERE deployment_id = $2)",
+    )
+    .bind(seconds)
+    .bind(deployment_id.to_string())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if updated > 0 {
+        return Ok(LeadTimeSet::Set);
+    }
+    let known = sqlx::query("SELECT 1 AS known FROM deployments WHERE id = $1")
+        .bind(deployment_id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?
+        .is_some();
+    Ok(if known {
+        LeadTimeSet::CarriesChanges
+    } else {
+        LeadTimeSet::UnknownDeployment
+    })
 }
 
 /// Merges one incident delivery into the stored row (newest state of each field wins).

@@ -10,4 +10,6 @@ mod incidents;
 mod lists;
 mod metrics;
 mod overview;
+mod prometheus_metrics;
+mod push;
 mod scopes;
