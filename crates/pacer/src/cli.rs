@@ -44,6 +44,15 @@ pub enum Command {
     Incident(IncidentCommand),
     /// Print the effective configuration (defaults, file, environment) as TOML.
     Config,
+    /// Print Prometheus recording and alerting rules over /metrics, with thresholds from the settings.
+    Rules(RulesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// Write the rule file here instead of standard output.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -247,7 +256,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report(args) => report(settings, args).await,
         Command::Deployment(DeploymentCommand::Record(args)) => record_deployment(args).await,
         Command::Incident(cmd) => incident(cmd).await,
+        Command::Rules(args) => rules(&settings, args),
     }
+}
+
+/// `pacer rules`: the rule file on standard output, or written to `--output`.
+fn rules(settings: &Settings, args: RulesArgs) -> anyhow::Result<()> {
+    let text = crate::rules::render(settings)?;
+    match args.output {
+        Some(path) => {
+            std::fs::write(&path, text)
+                .with_context(|| format!("cannot write the rules to {}", path.display()))?;
+            tracing::info!(path = %path.display(), "wrote Prometheus rules");
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
 }
 
 async fn serve(settings: Settings, before: Option<String>) -> anyhow::Result<()> {

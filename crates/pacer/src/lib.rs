@@ -8,6 +8,7 @@ pub mod exposition;
 pub mod present;
 pub mod pushgateway;
 pub mod render;
+pub mod rules;
 pub mod server;
 pub mod settings;
 pub mod store;

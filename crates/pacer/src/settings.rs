@@ -2,7 +2,7 @@
 //! variables, then command-line flags.
 
 use anyhow::Context;
-use pacer_core::{AttributionPolicy, BandThresholds, MetricsConfig, ProductionEnvironments};
+use pacer_core::{AttributionPolicy, Band, BandThresholds, MetricsConfig, ProductionEnvironments};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -23,6 +23,8 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     /// Service name -> team name. Wins over the team named by deployments.
     pub teams: BTreeMap<String, String>,
+    /// What the alerting rules of `pacer rules` fire on.
+    pub alerts: AlertSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,6 +48,100 @@ pub struct MetricsSettings {
     /// Window used when a request gives no `days`.
     pub default_window_days: u32,
     pub bands: BandThresholds,
+}
+
+/// `[alerts]`: what the alerting rules printed by `pacer rules` fire on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertSettings {
+    /// The change failure rate alert fires when a scope falls out of this band into a worse
+    /// one: `elite`, `high` or `medium` (`low` has no bound to cross). Its threshold comes
+    /// from `metrics.bands.change_failure_rate`.
+    #[serde(deserialize_with = "band_name")]
+    pub change_failure_rate_band: Band,
+    /// How long a condition must hold before its alert fires, as a Prometheus duration
+    /// (`15m`, `1h30m`).
+    #[serde(rename = "for")]
+    pub for_duration: String,
+}
+
+pub const DEFAULT_ALERT_FOR: &str = "15m";
+
+/// A band by name, any case, with an error that lists the names (serde's own says "enum Band
+/// does not have variant constructor").
+fn band_name<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Band, D::Error> {
+    let name = String::deserialize(deserializer)?;
+    [Band::Elite, Band::High, Band::Medium, Band::Low]
+        .into_iter()
+        .find(|b| b.as_str().eq_ignore_ascii_case(name.trim()))
+        .ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown band {name:?}; use \"elite\", \"high\" or \"medium\""
+            ))
+        })
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        AlertSettings {
+            change_failure_rate_band: Band::High,
+            for_duration: DEFAULT_ALERT_FOR.into(),
+        }
+    }
+}
+
+impl AlertSettings {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.change_failure_rate_band == Band::Low {
+            anyhow::bail!(
+                "alerts.change_failure_rate_band = \"low\" cannot be alerted on: the low band has no upper bound to cross; use \"elite\", \"high\" or \"medium\""
+            );
+        }
+        if !is_prometheus_duration(&self.for_duration) {
+            anyhow::bail!(
+                "alerts.for = {:?} is not a Prometheus duration; write one like \"15m\" or \"1h30m\" (units y, w, d, h, m, s, ms, largest first)",
+                self.for_duration
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Whether `text` is a duration Prometheus accepts in a rule's `for:` (`1h30m`, `90s`, `0s`):
+/// number-unit pairs with the units in decreasing size, each at most once.
+pub fn is_prometheus_duration(text: &str) -> bool {
+    // Largest first, the order Prometheus' `model.ParseDuration` requires.
+    const UNITS: [&str; 7] = ["y", "w", "d", "h", "m", "s", "ms"];
+    let mut rest = text;
+    let mut next_unit = 0;
+    if rest.is_empty() {
+        return false;
+    }
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return false;
+        }
+        rest = &rest[digits..];
+        // "ms" before "m": the longer unit wins at each position.
+        let unit = if rest.starts_with("ms") {
+            "ms"
+        } else {
+            match rest.get(..1) {
+                Some(u) => u,
+                None => return false,
+            }
+        };
+        let Some(position) = UNITS.iter().position(|u| *u == unit) else {
+            return false;
+        };
+        if position < next_unit {
+            return false;
+        }
+        next_unit = position + 1;
+        rest = &rest[unit.len()..];
+    }
+    true
 }
 
 impl Default for ServerSettings {
@@ -131,6 +227,7 @@ impl Settings {
             .bands
             .validate()
             .map_err(|e| anyhow::anyhow!(e))?;
+        self.alerts.validate()?;
         Ok(())
     }
 

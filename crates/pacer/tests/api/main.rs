@@ -6,6 +6,7 @@ mod helpers;
 mod bad_input;
 mod deployments;
 mod differential;
+mod grafana;
 mod incidents;
 mod lists;
 mod metrics;

@@ -6,4 +6,5 @@ mod support;
 mod config;
 mod demo;
 mod report;
+mod rules;
 mod serve;
