@@ -4,9 +4,10 @@
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DeployStatus {
+    #[default]
     Success,
     Failure,
 }
@@ -35,8 +36,9 @@ pub struct Change {
     pub started_at: Timestamp,
 }
 
-/// One release of one service to one environment.
-#[derive(Debug, Clone, PartialEq)]
+/// One release of one service to one environment. `Default` exists so that edges which
+/// know only some fields can build one with `..Deployment::default()`.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Deployment {
     pub id: String,
     pub service: String,

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 ///
 /// Milliseconds (not seconds) because RFC 3339 inputs may carry fractions; an `i64`
 /// compares and sorts the same way in Rust, SQLite and PostgreSQL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Timestamp(pub i64);
 
