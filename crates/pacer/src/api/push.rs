@@ -28,7 +28,7 @@ fn grouping_key(uri: &Uri) -> Result<Vec<(String, String)>, ApiError> {
     promtext::parse_grouping_key(path).map_err(|e| {
         ApiError::bad(
             "invalid_grouping_key",
-            format!("push URL {}: {e}", uri.path()),
+            format!("{e} (in {})", uri.path()),
         )
     })
 }
