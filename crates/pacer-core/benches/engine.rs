@@ -104,6 +104,9 @@ fn history(events: usize, services: usize, seed: u64) -> EventSet {
                 team: Some(team.clone()),
                 changes: Vec::new(),
                 lead_time_seconds: None,
+                // Every deployment goes through the branch rules, as from a CI sender.
+                branch: Some(format!("feature/{k}")),
+                ..Deployment::default()
             };
             if rng.chance(0.05) {
                 d.lead_time_seconds = Some(rng.log_range(600, 20 * 86_400) as f64);

@@ -71,6 +71,44 @@ pub struct Restore {
     pub missing_reason: Option<&'static str>,
 }
 
+/// How many unplanned deployments each reason made. A deployment with several reasons
+/// counts under each, so the three may add up to more than `unplanned_deployments`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReworkReasons {
+    /// Marked `hotfix` or `rollback` by the sender.
+    pub sender: usize,
+    /// Matched a `metrics.rework` branch or label rule.
+    pub rule: usize,
+    /// Brought back a sha the service ran before, replacing a different one (a rollback).
+    pub redeployed_sha: usize,
+}
+
+/// Rework rate (DORA 2024): the share of successful production deployments that were
+/// unplanned. No band: the 2024 report gives none.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReworkRate {
+    /// Successful production deployments in the window.
+    pub deployments: usize,
+    pub unplanned_deployments: usize,
+    /// `unplanned_deployments / deployments` in percent; `None` with no deployments.
+    pub percent: Option<f64>,
+    pub by_reason: ReworkReasons,
+}
+
+/// Why one deployment is unplanned (all false: planned).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Unplanned {
+    sender: bool,
+    rule: bool,
+    redeployed_sha: bool,
+}
+
+impl Unplanned {
+    fn any(self) -> bool {
+        self.sender || self.rule || self.redeployed_sha
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Metrics {
     pub scope: Scope,
@@ -83,6 +121,8 @@ pub struct Metrics {
     pub failed_deployment_recovery_time: Restore,
     pub untriaged_incidents: usize,
     pub overall_band: Option<Band>,
+    /// Not part of the overall band: it has no band.
+    pub rework_rate: ReworkRate,
 }
 
 /// Computes one scope over one window from the whole of `events`.
@@ -116,6 +156,8 @@ pub struct Prepared<'a> {
     incidents_by_service: HashMap<Option<&'a str>, Vec<PreparedIncident>>,
     /// Failed deployments: deployment index -> blamed only by organisation-wide attribution.
     failed: HashMap<usize, bool>,
+    /// Unplanned successful production deployments and why.
+    unplanned: HashMap<usize, Unplanned>,
 }
 
 fn order_key(d: &Deployment) -> (Timestamp, &str) {
@@ -162,6 +204,7 @@ impl<'a> Prepared<'a> {
                     .or_insert(i);
             }
         }
+        let unplanned = unplanned(deployments, &prod_by_service, config);
         let prod_by_id: HashMap<&str, usize> = prod
             .iter()
             .map(|&i| (deployments[i].id.as_str(), i))
@@ -219,6 +262,7 @@ impl<'a> Prepared<'a> {
             first_carrier,
             incidents_by_service,
             failed,
+            unplanned,
         }
     }
 
@@ -356,6 +400,22 @@ impl<'a> Prepared<'a> {
         let mttr = self.restore(restore, true);
         let failed_deployment_recovery_time = self.restore(recovery, false);
 
+        // Rework rate.
+        let mut by_reason = ReworkReasons::default();
+        let mut unplanned = 0;
+        for u in in_window.iter().filter_map(|i| self.unplanned.get(i)) {
+            unplanned += 1;
+            by_reason.sender += usize::from(u.sender);
+            by_reason.rule += usize::from(u.rule);
+            by_reason.redeployed_sha += usize::from(u.redeployed_sha);
+        }
+        let rework_rate = ReworkRate {
+            deployments: n,
+            unplanned_deployments: unplanned,
+            percent: (n > 0).then(|| unplanned as f64 / n as f64 * 100.0),
+            by_reason,
+        };
+
         let overall_band = [
             Some(deployment_frequency.band),
             lead_time.band,
@@ -375,6 +435,7 @@ impl<'a> Prepared<'a> {
             failed_deployment_recovery_time,
             untriaged_incidents: untriaged,
             overall_band,
+            rework_rate,
         }
     }
 
@@ -399,6 +460,40 @@ impl<'a> Prepared<'a> {
             missing_reason,
         }
     }
+}
+
+/// The unplanned deployments among the successful production ones, with their reasons.
+///
+/// A redeployed sha is a rollback when the deployment's sha equals the sha of an earlier
+/// successful production deployment of the same service, and the deployment right before
+/// it (in `(deployed_at, id)` order) ran a different, known sha. Deploying the sha that
+/// already runs is a retry, not a rollback; with no sha on either side nothing is known.
+fn unplanned(
+    deployments: &[Deployment],
+    prod_by_service: &HashMap<&str, Vec<usize>>,
+    config: &MetricsConfig,
+) -> HashMap<usize, Unplanned> {
+    let mut out = HashMap::new();
+    for list in prod_by_service.values() {
+        let mut ran: HashSet<&str> = HashSet::new();
+        let mut previous: Option<&str> = None;
+        for &i in list {
+            let d = &deployments[i];
+            let sha = d.sha.as_deref();
+            let why = Unplanned {
+                sender: d.hotfix || d.rollback,
+                rule: config.rework.matches(d.branch.as_deref(), &d.labels),
+                redeployed_sha: sha
+                    .is_some_and(|s| previous.is_some_and(|p| p != s) && ran.contains(s)),
+            };
+            if why.any() {
+                out.insert(i, why);
+            }
+            ran.extend(sha);
+            previous = sha;
+        }
+    }
+    out
 }
 
 /// Triage candidates for `incident` among `deployments`: successful production deployments

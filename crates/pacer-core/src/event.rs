@@ -51,6 +51,14 @@ pub struct Deployment {
     pub changes: Vec<Change>,
     /// A precomputed lead time (the handbook's CI step sends only this): one change.
     pub lead_time_seconds: Option<f64>,
+    /// The sender marks it as a hotfix: unplanned work (rework rate).
+    pub hotfix: bool,
+    /// The sender marks it as a rollback: unplanned work (rework rate).
+    pub rollback: bool,
+    /// The branch it was built from, for the `metrics.rework.unplanned_branches` rules.
+    pub branch: Option<String>,
+    /// Labels of the change it ships, for the `metrics.rework.unplanned_labels` rules.
+    pub labels: Vec<String>,
 }
 
 /// A production event that breached an SLO or caused customer-visible impact

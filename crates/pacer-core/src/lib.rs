@@ -13,7 +13,7 @@ pub mod scope;
 pub mod time;
 
 pub use band::{Band, BandThresholds};
-pub use config::{AttributionPolicy, MetricsConfig, ProductionEnvironments};
+pub use config::{AttributionPolicy, MetricsConfig, ProductionEnvironments, ReworkRules};
 pub use engine::{EventSet, Metrics, Prepared};
 pub use event::{Change, DeployStatus, Deployment, Incident, IncidentError, IncidentUpdate};
 pub use scope::{Scope, TeamMap};

@@ -10,6 +10,8 @@
 mod oracle;
 #[path = "engine/props.rs"]
 mod props;
+#[path = "engine/rework.rs"]
+mod rework;
 #[path = "engine/support.rs"]
 mod support;
 

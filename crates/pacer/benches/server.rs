@@ -435,6 +435,7 @@ fn service_history(
             team: Some(team.clone()),
             changes: Vec::new(),
             lead_time_seconds: None,
+            ..Deployment::default()
         };
         if rng.chance(0.05) {
             d.lead_time_seconds = Some(rng.log_range(600, 20 * 86_400) as f64);
@@ -787,7 +788,7 @@ async fn start_server(path: &Path) -> Server {
 }
 
 fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
+    pacer::http::builder()
         .no_proxy()
         .build()
         .expect("http client")
@@ -964,6 +965,7 @@ fn synthetic_deployment(id: String, services: usize, rng: &mut Rng) -> Deploymen
             })
             .collect(),
         lead_time_seconds: None,
+        ..Deployment::default()
     }
 }
 

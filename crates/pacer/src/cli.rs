@@ -121,7 +121,8 @@ pub struct ServerArg {
 #[derive(Debug, Subcommand)]
 pub enum DeploymentCommand {
     /// Record one deployment (prints its id).
-    Record(RecordArgs),
+    // Boxed: the git and GitHub options make it much larger than the other commands.
+    Record(Box<RecordArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -141,10 +142,9 @@ pub struct RecordArgs {
     /// When it was deployed: RFC 3339 or Unix seconds [default: now]
     #[arg(long)]
     pub deployed_at: Option<String>,
+    /// The deployed commit [default with --repo: HEAD]
     #[arg(long)]
     pub sha: Option<String>,
-    #[arg(long)]
-    pub repo: Option<String>,
     #[arg(long)]
     pub team: Option<String>,
     /// A change it carries, as ID=STARTED_AT (first commit time, RFC 3339 or Unix seconds). Repeatable.
@@ -153,6 +153,30 @@ pub struct RecordArgs {
     /// A precomputed lead time (one change) instead of --change.
     #[arg(long, conflicts_with = "changes")]
     pub lead_time_seconds: Option<f64>,
+    /// Work out the changes from this git checkout: the first-parent history since the
+    /// service's previous production deployment (see docs/integrations/git-lead-time.md).
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["changes", "lead_time_seconds"])]
+    pub repo: Option<PathBuf>,
+    /// GitHub repository as owner/name: names pull requests and is sent as the deployment's repo.
+    #[arg(long, env = "GITHUB_REPOSITORY", value_name = "OWNER/NAME")]
+    pub github_repo: Option<crate::github::RepoName>,
+    /// Token for looking up squash-merged and rebased pull requests with --repo.
+    #[arg(
+        long,
+        env = "GITHUB_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub github_token: Option<crate::github::Token>,
+    /// GitHub REST API base URL (GitHub Enterprise: https://HOST/api/v3).
+    #[arg(long, env = "GITHUB_API_URL", default_value = crate::github::DEFAULT_API_URL)]
+    pub github_api_url: String,
+    /// Mark it as a hotfix: unplanned work in the rework rate.
+    #[arg(long)]
+    pub hotfix: bool,
+    /// Mark it as a rollback: unplanned work in the rework rate.
+    #[arg(long)]
+    pub rollback: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -254,7 +278,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Demo(args) => demo(settings, args).await,
         Command::Report(args) => report(settings, args).await,
-        Command::Deployment(DeploymentCommand::Record(args)) => record_deployment(args).await,
+        Command::Deployment(DeploymentCommand::Record(args)) => record_deployment(*args).await,
         Command::Incident(cmd) => incident(cmd).await,
         Command::Rules(args) => rules(&settings, args),
     }
@@ -365,7 +389,7 @@ async fn report(settings: Settings, args: ReportArgs) -> anyhow::Result<()> {
             if let Some(end) = end {
                 url.push_str(&format!("&end={end}"));
             }
-            let body = send(reqwest::Client::new().get(&url)).await?;
+            let body = send(crate::http::client().get(&url)).await?;
             serde_json::from_value(body)
                 .context("the server's report is not in the expected shape")?
         }
@@ -419,6 +443,9 @@ async fn send(request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
 }
 
 async fn record_deployment(args: RecordArgs) -> anyhow::Result<()> {
+    if args.repo.is_some() {
+        return crate::git::record::record(args).await;
+    }
     let mut changes = Vec::new();
     for c in &args.changes {
         let (id, started) = c.rsplit_once('=').with_context(|| {
@@ -434,10 +461,11 @@ async fn record_deployment(args: RecordArgs) -> anyhow::Result<()> {
         "status": args.status,
     });
     let obj = body.as_object_mut().expect("object");
+    let github_repo = args.github_repo.as_ref().map(ToString::to_string);
     for (k, v) in [
         ("id", &args.id),
         ("sha", &args.sha),
-        ("repo", &args.repo),
+        ("repo", &github_repo),
         ("team", &args.team),
     ] {
         if let Some(v) = v {
@@ -453,11 +481,17 @@ async fn record_deployment(args: RecordArgs) -> anyhow::Result<()> {
     if let Some(lt) = args.lead_time_seconds {
         obj.insert("lead_time_seconds".into(), json!(lt));
     }
+    // Sent only when set: `false` is the server's default.
+    for (k, set) in [("hotfix", args.hotfix), ("rollback", args.rollback)] {
+        if set {
+            obj.insert(k.into(), json!(true));
+        }
+    }
     let url = format!(
         "{}/api/v1/deployments",
         args.server.server.trim_end_matches('/')
     );
-    let answer = send(reqwest::Client::new().post(url).json(&body)).await?;
+    let answer = send(crate::http::client().post(url).json(&body)).await?;
     println!(
         "{}",
         answer.get("id").and_then(Value::as_str).unwrap_or_default()
@@ -466,7 +500,7 @@ async fn record_deployment(args: RecordArgs) -> anyhow::Result<()> {
 }
 
 async fn incident(cmd: IncidentCommand) -> anyhow::Result<()> {
-    let client = reqwest::Client::new();
+    let client = crate::http::client();
     let answer = match cmd {
         IncidentCommand::Open(a) => {
             let opened = time_text("opened-at", &a.opened_at)?

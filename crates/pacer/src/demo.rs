@@ -874,6 +874,7 @@ fn emit_deployments(releases: &[Release]) -> Vec<Deployment> {
             team: Some(profile.team.to_string()),
             changes: r.changes.clone(),
             lead_time_seconds: r.first_commit_at.map(|first| (at - first) as f64 / 1000.0),
+            ..Deployment::default()
         };
         if let Some(at) = r.staging_at {
             out.push(deployment("staging", DeployStatus::Success, at));

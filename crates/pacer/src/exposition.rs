@@ -25,6 +25,8 @@ pub const TIME_TO_RESTORE_P50_SECONDS: &str = "pacer_dora_time_to_restore_p50_se
 pub const TIME_TO_RESTORE_P90_SECONDS: &str = "pacer_dora_time_to_restore_p90_seconds";
 pub const TIME_TO_RESTORE_INCIDENTS: &str = "pacer_dora_time_to_restore_incidents";
 pub const UNTRIAGED_INCIDENTS: &str = "pacer_dora_untriaged_incidents";
+pub const REWORK_RATE_PERCENT: &str = "pacer_dora_rework_rate_percent";
+pub const UNPLANNED_DEPLOYMENTS: &str = "pacer_dora_unplanned_deployments";
 pub const BAND: &str = "pacer_dora_band";
 pub const LOW_CONFIDENCE: &str = "pacer_dora_low_confidence";
 pub const METRIC_MISSING: &str = "pacer_dora_metric_missing";
@@ -160,6 +162,20 @@ pub fn encode_report(report: &Report, out: &mut String) {
         "Production incidents opened in the window whose caused_by_deploy is unset",
         &scopes,
         |m| count(m.untriaged_incidents),
+    );
+    family(
+        out,
+        REWORK_RATE_PERCENT,
+        "Unplanned (hotfix, rollback, rule, redeployed sha) per successful production deployment in the window, in percent (absent without deployments)",
+        &scopes,
+        |m| maybe(m.rework_rate.percent),
+    );
+    family(
+        out,
+        UNPLANNED_DEPLOYMENTS,
+        "Successful production deployments in the window that were unplanned (rework)",
+        &scopes,
+        |m| count(m.rework_rate.unplanned_deployments),
     );
     family(
         out,
@@ -371,6 +387,7 @@ mod tests {
             format!("pacer_dora_failed_deployments{svc} 0"),
             format!("pacer_dora_time_to_restore_incidents{svc} 0"),
             format!("pacer_dora_untriaged_incidents{svc} 0"),
+            format!("pacer_dora_unplanned_deployments{svc} 0"),
             // 0 per day: low; no other band, overall unknown.
             r#"pacer_dora_band{scope="service",service="a\"b\\c\nd",metric="deployment_frequency",band="low"} 1"#.into(),
             r#"pacer_dora_band{scope="service",service="a\"b\\c\nd",metric="deployment_frequency",band="elite"} 0"#.into(),
@@ -387,6 +404,7 @@ mod tests {
             "pacer_dora_lead_time_p50_seconds{",
             "pacer_dora_lead_time_p90_seconds{",
             "pacer_dora_change_failure_rate_percent{",
+            "pacer_dora_rework_rate_percent{",
             "pacer_dora_time_to_restore_p50_seconds{",
             "pacer_dora_time_to_restore_p90_seconds{",
             "metric=\"lead_time\",band=",
@@ -395,6 +413,6 @@ mod tests {
             assert!(!out.contains(absent), "unexpected {absent:?} in\n{out}");
         }
         // Every family is announced once, samples or not.
-        assert_eq!(out.matches("# TYPE ").count(), 15);
+        assert_eq!(out.matches("# TYPE ").count(), 17);
     }
 }

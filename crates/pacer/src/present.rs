@@ -116,6 +116,30 @@ pub struct RecoveryJson {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = ReworkReasons, description = "Unplanned deployments per reason; a deployment with several reasons counts under each.")]
+pub struct ReworkReasonsJson {
+    /// Marked `hotfix` or `rollback` by the sender.
+    pub sender: usize,
+    /// Matched a `metrics.rework` branch or label rule.
+    pub rule: usize,
+    /// Redeployed a sha the service ran before, replacing a different one (a rollback).
+    pub redeployed_sha: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = ReworkRate, description = "Rework rate (DORA 2024): unplanned successful production deployments in the window. No band: the report gives none.")]
+pub struct ReworkRateJson {
+    /// Successful production deployments in the window.
+    pub deployments: usize,
+    /// Of those, the unplanned ones (hotfixes, rollbacks, rule matches, redeployed shas).
+    pub unplanned_deployments: usize,
+    /// `unplanned_deployments / deployments` in percent; `null` with no deployments.
+    #[schema(required = true)]
+    pub percent: Option<f64>,
+    pub by_reason: ReworkReasonsJson,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[schema(as = Metrics)]
 pub struct MetricsJson {
     pub scope: ScopeJson,
@@ -132,6 +156,7 @@ pub struct MetricsJson {
     pub overall_band: Option<Band>,
     #[schema(value_type = crate::api::openapi::AttributionPolicy)]
     pub attribution_policy: String,
+    pub rework_rate: ReworkRateJson,
 }
 
 fn mttr_json(r: &Restore) -> MttrJson {
@@ -197,6 +222,16 @@ pub fn metrics_json(m: &Metrics, config: &MetricsConfig) -> MetricsJson {
         untriaged_incidents: m.untriaged_incidents,
         overall_band: m.overall_band,
         attribution_policy: config.attribution.as_str().to_string(),
+        rework_rate: ReworkRateJson {
+            deployments: m.rework_rate.deployments,
+            unplanned_deployments: m.rework_rate.unplanned_deployments,
+            percent: m.rework_rate.percent,
+            by_reason: ReworkReasonsJson {
+                sender: m.rework_rate.by_reason.sender,
+                rule: m.rework_rate.by_reason.rule,
+                redeployed_sha: m.rework_rate.by_reason.redeployed_sha,
+            },
+        },
     }
 }
 
@@ -227,6 +262,15 @@ pub struct DeploymentJson {
     pub changes: Vec<ChangeJson>,
     #[schema(required = true)]
     pub lead_time_seconds: Option<f64>,
+    /// Marked as a hotfix by the sender (rework).
+    pub hotfix: bool,
+    /// Marked as a rollback by the sender (rework).
+    pub rollback: bool,
+    /// The branch it was built from.
+    #[schema(required = true)]
+    pub branch: Option<String>,
+    /// Labels of the change it ships.
+    pub labels: Vec<String>,
     /// Whether it is a successful production deployment (the only kind that counts).
     pub counts: bool,
 }
@@ -250,6 +294,10 @@ pub fn deployment_json(d: &Deployment, config: &MetricsConfig) -> DeploymentJson
             })
             .collect(),
         lead_time_seconds: d.lead_time_seconds,
+        hotfix: d.hotfix,
+        rollback: d.rollback,
+        branch: d.branch.clone(),
+        labels: d.labels.clone(),
         counts: d.status == pacer_core::DeployStatus::Success
             && config.production.contains(&d.environment),
     }

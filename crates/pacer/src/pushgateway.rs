@@ -188,6 +188,8 @@ fn deployment(
         team: None,
         changes: Vec::new(),
         lead_time_seconds: None,
+        // The recipe's gauges carry no rework marks.
+        ..Deployment::default()
     })
 }
 

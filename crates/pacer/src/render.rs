@@ -19,7 +19,7 @@ struct Row {
     bands: [Option<Band>; 5],
 }
 
-const HEADERS: [&str; 11] = [
+const HEADERS: [&str; 12] = [
     "scope",
     "kind",
     "deploys/day",
@@ -30,6 +30,7 @@ const HEADERS: [&str; 11] = [
     "cfr band",
     "mttr p50",
     "mttr band",
+    "rework",
     "overall",
 ];
 
@@ -69,6 +70,10 @@ fn row(kind: &'static str, scope: String, m: &MetricsJson) -> Row {
             band(cfr.band, cfr.low_confidence),
             duration(mttr.p50_seconds),
             band(mttr.band, mttr.low_confidence),
+            // No band: DORA 2024 gives none for the rework rate.
+            m.rework_rate
+                .percent
+                .map_or("-".into(), |p| format!("{p:.1}%")),
             band(m.overall_band, false),
         ],
         bands: [df.band, lt.band, cfr.band, mttr.band, m.overall_band],
@@ -146,13 +151,13 @@ pub fn table(r: &ReportJson, colours: bool) -> String {
         ];
         for (i, c) in row.cells.iter().enumerate() {
             let padded = format!("{c:<w$}", w = widths[i + 2]);
-            // Band columns are 1, 3, 5, 7, 8 among the cells.
+            // Band columns are 1, 3, 5, 7, 9 among the cells (8 is the rework rate).
             let band = match i {
                 1 => Some(row.bands[0]),
                 3 => Some(row.bands[1]),
                 5 => Some(row.bands[2]),
                 7 => Some(row.bands[3]),
-                8 => Some(row.bands[4]),
+                9 => Some(row.bands[4]),
                 _ => None,
             };
             match band {
@@ -222,6 +227,11 @@ pub fn csv(r: &ReportJson) -> anyhow::Result<String> {
         "change_failure_rate_low_confidence",
         "mttr_low_confidence",
         "attributed_organisation_wide",
+        "unplanned_deployments",
+        "rework_rate_percent",
+        "rework_by_sender",
+        "rework_by_rule",
+        "rework_by_redeployed_sha",
     ])?;
     let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
     let b = |v: Option<Band>| v.map(|v| v.as_str().to_string()).unwrap_or_default();
@@ -259,6 +269,11 @@ pub fn csv(r: &ReportJson) -> anyhow::Result<String> {
             m.change_failure_rate
                 .attributed_organisation_wide
                 .to_string(),
+            m.rework_rate.unplanned_deployments.to_string(),
+            opt(m.rework_rate.percent),
+            m.rework_rate.by_reason.sender.to_string(),
+            m.rework_rate.by_reason.rule.to_string(),
+            m.rework_rate.by_reason.redeployed_sha.to_string(),
         ])?;
     }
     Ok(String::from_utf8(w.into_inner()?)?)

@@ -25,6 +25,8 @@ pub struct Settings {
     pub teams: BTreeMap<String, String>,
     /// What the alerting rules of `pacer rules` fire on.
     pub alerts: AlertSettings,
+    /// `[webhooks]`: the signed vendor receivers (docs/integrations/).
+    pub webhooks: WebhookSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,6 +50,8 @@ pub struct MetricsSettings {
     /// Window used when a request gives no `days`.
     pub default_window_days: u32,
     pub bands: BandThresholds,
+    /// `[metrics.rework]`: branch and label rules that make a deployment unplanned.
+    pub rework: pacer_core::ReworkRules,
 }
 
 /// `[alerts]`: what the alerting rules printed by `pacer rules` fire on.
@@ -161,6 +165,7 @@ impl Default for MetricsSettings {
             attribution: AttributionPolicy::default(),
             default_window_days: DEFAULT_WINDOW_DAYS,
             bands: BandThresholds::default(),
+            rework: pacer_core::ReworkRules::default(),
         }
     }
 }
@@ -196,6 +201,8 @@ impl Settings {
                 .separator("__")
                 .list_separator(",")
                 .with_list_parse_key("metrics.production_environments")
+                .with_list_parse_key("metrics.rework.unplanned_branches")
+                .with_list_parse_key("metrics.rework.unplanned_labels")
                 .try_parsing(true),
         );
         let settings: Settings = builder
@@ -228,6 +235,11 @@ impl Settings {
             .validate()
             .map_err(|e| anyhow::anyhow!(e))?;
         self.alerts.validate()?;
+        self.metrics
+            .rework
+            .validate()
+            .map_err(|e| anyhow::anyhow!(e))?;
+        self.webhooks.validate()?;
         Ok(())
     }
 
@@ -236,11 +248,191 @@ impl Settings {
             production: ProductionEnvironments::new(&self.metrics.production_environments),
             attribution: self.metrics.attribution,
             bands: self.metrics.bands.clone(),
+            rework: self.metrics.rework.clone(),
         }
     }
 
     /// The effective configuration as TOML (what `pacer config` prints).
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render settings: {e}\n"))
+    }
+}
+
+/// A shared secret from the configuration. `Debug` and `pacer config` never show it.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// What `pacer config` prints in place of a configured secret.
+pub const REDACTED: &str = "<redacted>";
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(REDACTED)
+    }
+}
+
+/// `[webhooks]`: one table per vendor receiver. A receiver without its secret or token
+/// refuses every request (403 naming the setting): unsigned traffic is never accepted.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookSettings {
+    pub github: GithubWebhook,
+    pub gitlab: GitlabWebhook,
+    pub flux: FluxWebhook,
+    pub argocd: ArgoCdWebhook,
+    /// Source environment name -> Pacer environment, for every receiver whose payload names
+    /// an environment (GitHub, GitLab, Argo CD's optional `environment`). Case-insensitive;
+    /// a name not listed is kept as sent.
+    pub environments: BTreeMap<String, String>,
+}
+
+/// `[webhooks.github]`: `deployment_status` events, `X-Hub-Signature-256`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GithubWebhook {
+    /// The webhook's secret (the HMAC key of `X-Hub-Signature-256`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<Secret>,
+    /// `"owner/repo:environment"` or `"owner/repo"` -> service; default: the repository name.
+    pub services: BTreeMap<String, String>,
+}
+
+/// `[webhooks.gitlab]`: Deployment Hook events, `X-Gitlab-Token`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GitlabWebhook {
+    /// The webhook's secret token, sent as `X-Gitlab-Token`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<Secret>,
+    /// `"group/project:environment"` or `"group/project"` -> service; default: the last
+    /// segment of the project path.
+    pub services: BTreeMap<String, String>,
+}
+
+pub const DEFAULT_GITOPS_ENVIRONMENT: &str = "production";
+
+/// `[webhooks.flux]`: notification-controller `generic-hmac` (or `generic`) providers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FluxWebhook {
+    /// The Provider secret's `token`: the HMAC key of `X-Signature` (`generic-hmac`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<Secret>,
+    /// For the `generic` provider (no signature): the Provider secret's `headers` send
+    /// `Authorization: Bearer <token>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<Secret>,
+    /// `"Kind/namespace/name"` (a Kustomization or HelmRelease) -> service. Objects not
+    /// listed are not deployments of anything Pacer measures, and are ignored.
+    pub services: BTreeMap<String, String>,
+    /// The Pacer environment the mapped objects deploy to.
+    pub environment: String,
+}
+
+impl Default for FluxWebhook {
+    fn default() -> Self {
+        FluxWebhook {
+            secret: None,
+            token: None,
+            services: BTreeMap::new(),
+            environment: DEFAULT_GITOPS_ENVIRONMENT.into(),
+        }
+    }
+}
+
+/// `[webhooks.argocd]`: Argo CD notifications through a webhook service (template in
+/// docs/integrations/argocd.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ArgoCdWebhook {
+    /// The webhook service's `Authorization: Bearer <token>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<Secret>,
+    /// `"namespace/app"` or `"app"` -> service; default: the application name.
+    pub services: BTreeMap<String, String>,
+    /// The Pacer environment of a notification whose body names none.
+    pub environment: String,
+}
+
+impl Default for ArgoCdWebhook {
+    fn default() -> Self {
+        ArgoCdWebhook {
+            token: None,
+            services: BTreeMap::new(),
+            environment: DEFAULT_GITOPS_ENVIRONMENT.into(),
+        }
+    }
+}
+
+impl WebhookSettings {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let secrets = [
+            ("webhooks.github.secret", &self.github.secret),
+            ("webhooks.gitlab.token", &self.gitlab.token),
+            ("webhooks.flux.secret", &self.flux.secret),
+            ("webhooks.flux.token", &self.flux.token),
+            ("webhooks.argocd.token", &self.argocd.token),
+        ];
+        for (key, secret) in secrets {
+            if secret
+                .as_ref()
+                .is_some_and(|s| s.expose().trim().is_empty())
+            {
+                anyhow::bail!(
+                    "{key} is empty: set it to the secret the sender uses, or remove it to \
+                     disable the receiver"
+                );
+            }
+        }
+        let maps = [
+            ("webhooks.github.services", &self.github.services),
+            ("webhooks.gitlab.services", &self.gitlab.services),
+            ("webhooks.flux.services", &self.flux.services),
+            ("webhooks.argocd.services", &self.argocd.services),
+            ("webhooks.environments", &self.environments),
+        ];
+        for (table, map) in maps {
+            if let Some((key, _)) = map.iter().find(|(_, v)| v.trim().is_empty()) {
+                anyhow::bail!(
+                    "{table}.{key:?} maps to an empty name; name a service or environment"
+                );
+            }
+        }
+        if let Some(key) = self
+            .flux
+            .services
+            .keys()
+            .find(|k| k.split('/').filter(|p| !p.is_empty()).count() != 3)
+        {
+            anyhow::bail!(
+                "webhooks.flux.services key {key:?} is not Kind/namespace/name; write e.g. \
+                 \"Kustomization/flux-system/apps\" or \"HelmRelease/podinfo/podinfo\""
+            );
+        }
+        for (key, environment) in [
+            ("webhooks.flux.environment", &self.flux.environment),
+            ("webhooks.argocd.environment", &self.argocd.environment),
+        ] {
+            if environment.trim().is_empty() {
+                anyhow::bail!("{key} is empty; name the environment, e.g. \"production\"");
+            }
+        }
+        Ok(())
     }
 }

@@ -48,6 +48,10 @@ const INGEST_SOURCES: &[(&str, &str)] = &[
     ("/metrics/job", "pushgateway"),
     // The Pushgateway protocol also takes the job name base64-encoded.
     ("/metrics/job@base64", "pushgateway"),
+    ("/webhooks/github", "github"),
+    ("/webhooks/gitlab", "gitlab"),
+    ("/webhooks/flux", "flux"),
+    ("/webhooks/argocd", "argocd"),
 ];
 
 /// The ingest source a request writes to, judged from its method and path; `None` for
@@ -264,6 +268,11 @@ mod tests {
             ingest_source(&Method::POST, "/metrics/job@base64/ZG9yYQ"),
             Some("pushgateway")
         );
+        assert_eq!(
+            ingest_source(&Method::POST, "/webhooks/github"),
+            Some("github")
+        );
+        assert_eq!(ingest_source(&Method::POST, "/webhooks/flux"), Some("flux"));
         // Reads, look-alike paths and the scrape endpoint are not ingest.
         assert_eq!(ingest_source(&Method::GET, "/api/v1/deployments"), None);
         assert_eq!(ingest_source(&Method::POST, "/api/v1/deploymentsX"), None);

@@ -6,7 +6,7 @@
 use pacer_core::band::LOW_CONFIDENCE_BELOW_SAMPLES;
 use pacer_core::engine::{
     ChangeFailureRate, DeploymentFrequency, LeadTime, MTTR_NO_FEED, MTTR_NONE_RESOLVED, Metrics,
-    Restore,
+    Restore, ReworkRate, ReworkReasons,
 };
 use pacer_core::quantile::quantile;
 use pacer_core::{
@@ -223,6 +223,39 @@ pub fn metrics(
         bands.into_iter().flatten().max()
     };
 
+    // Rework rate: unplanned by the sender's mark, a rule, or a redeployed sha (the sha of
+    // an earlier deployment of the service, replacing a different known sha).
+    let mut by_reason = ReworkReasons::default();
+    let mut unplanned = 0;
+    for d in &in_window {
+        let earlier: Vec<&Deployment> = events
+            .deployments
+            .iter()
+            .filter(|e| counts(e) && e.service == d.service && order(e) < order(d))
+            .collect();
+        let previous = earlier.iter().max_by_key(|e| order(e));
+        let redeployed = match (&d.sha, previous.and_then(|p| p.sha.as_ref())) {
+            (Some(sha), Some(prev)) => {
+                sha != prev && earlier.iter().any(|e| e.sha.as_ref() == Some(sha))
+            }
+            _ => false,
+        };
+        let sender = d.hotfix || d.rollback;
+        let rule = config.rework.matches(d.branch.as_deref(), &d.labels);
+        if sender || rule || redeployed {
+            unplanned += 1;
+        }
+        by_reason.sender += usize::from(sender);
+        by_reason.rule += usize::from(rule);
+        by_reason.redeployed_sha += usize::from(redeployed);
+    }
+    let rework_rate = ReworkRate {
+        deployments: n,
+        unplanned_deployments: unplanned,
+        percent: (n > 0).then(|| unplanned as f64 / n as f64 * 100.0),
+        by_reason,
+    };
+
     Metrics {
         scope: scope.clone(),
         window,
@@ -233,5 +266,6 @@ pub fn metrics(
         failed_deployment_recovery_time,
         untriaged_incidents: untriaged,
         overall_band,
+        rework_rate,
     }
 }

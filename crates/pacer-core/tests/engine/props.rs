@@ -82,9 +82,10 @@ fn arb_deployment(
         // (change id, started this many 10-minute steps before deployment; < 0: after)
         prop::collection::vec((0..6usize, -2i64..40), 0..3),
         prop::option::weighted(0.2, -1_200i64..400_000),
+        arb_rework(),
     )
         .prop_map(
-            |(service, environment, ok, at, team, changes, lead)| Deployment {
+            |(service, environment, ok, at, team, changes, lead, rework)| Deployment {
                 id: String::new(),
                 service: SERVICES[service].to_string(),
                 environment: environment.to_string(),
@@ -94,7 +95,7 @@ fn arb_deployment(
                     DeployStatus::Failure
                 },
                 deployed_at: slot(at),
-                sha: None,
+                sha: rework.sha,
                 repo: None,
                 team: team.map(String::from),
                 changes: changes
@@ -105,8 +106,48 @@ fn arb_deployment(
                     })
                     .collect(),
                 lead_time_seconds: lead.map(|s| s as f64),
+                hotfix: rework.hotfix,
+                rollback: rework.rollback,
+                branch: rework.branch,
+                labels: rework.labels,
             },
         )
+}
+
+/// The fields the rework rate reads.
+#[derive(Debug, Clone)]
+struct Rework {
+    sha: Option<String>,
+    hotfix: bool,
+    rollback: bool,
+    branch: Option<String>,
+    labels: Vec<String>,
+}
+
+/// Shas from a pool of three (or none), so that retries, rollbacks and redeploys after a
+/// deployment without sha are common; rarely a sender's mark, a branch or a label that the
+/// default rules match (and some they do not).
+fn arb_rework() -> impl Strategy<Value = Rework> {
+    (
+        prop::option::weighted(0.85, prop::sample::select(&["aaa", "bbb", "ccc"][..])),
+        prop::bool::weighted(0.1),
+        prop::bool::weighted(0.05),
+        prop::option::weighted(
+            0.3,
+            prop::sample::select(&["main", "hotfix/x", "Revert-12", "feature/hotfix"][..]),
+        ),
+        prop::collection::vec(
+            prop::sample::select(&["bug", "Incident", "rollback-ish"][..]),
+            0..2,
+        ),
+    )
+        .prop_map(|(sha, hotfix, rollback, branch, labels)| Rework {
+            sha: sha.map(String::from),
+            hotfix,
+            rollback,
+            branch: branch.map(String::from),
+            labels: labels.into_iter().map(String::from).collect(),
+        })
 }
 
 fn arb_deployment_name() -> impl Strategy<Value = String> {

@@ -42,6 +42,7 @@ pub fn deploy(id: &str, service: &str, deployed_at: impl When) -> Deployment {
         team: None,
         changes: Vec::new(),
         lead_time_seconds: None,
+        ..Deployment::default()
     }
 }
 

@@ -6,6 +6,7 @@ pub mod openapi;
 pub mod parse;
 mod push;
 mod routes;
+pub mod webhooks;
 
 use crate::app::Pacer;
 use crate::telemetry;
@@ -16,6 +17,7 @@ use tower_http::trace::TraceLayer;
 pub fn router(pacer: Pacer) -> Router {
     routes::routes()
         .merge(push::routes())
+        .merge(webhooks::routes())
         // Routers merge above this layer so that their requests are timed and their
         // refusals counted: `Router::layer` runs after routing, when the matched route
         // template is known (it also wraps the fallback, whose route is "unmatched").

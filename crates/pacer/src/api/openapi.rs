@@ -196,6 +196,22 @@ pub struct DeploymentRequest {
     /// a larger value is usually the Unix time itself (an empty first-commit timestamp).
     #[schema(minimum = 0, maximum = 315576000, examples(5400))]
     lead_time_seconds: Option<f64>,
+    /// The sender marks it as a hotfix: it counts as unplanned in the rework rate. Default
+    /// `false`.
+    #[schema(default = false)]
+    hotfix: Option<bool>,
+    /// The sender marks it as a rollback: it counts as unplanned in the rework rate. Default
+    /// `false`. A redeploy of a sha the service ran before is found without it.
+    #[schema(default = false)]
+    rollback: Option<bool>,
+    /// The branch it was built from; `metrics.rework.unplanned_branches` (e.g. `hotfix/*`)
+    /// makes it unplanned. A leading `refs/heads/` is ignored.
+    #[schema(min_length = 1, max_length = 1024, examples("hotfix/PAY-311"))]
+    branch: Option<String>,
+    /// Labels of the change it ships (at most 100); any of
+    /// `metrics.rework.unplanned_labels` (case-insensitive) makes it unplanned.
+    #[schema(max_items = 100, examples(json!(["hotfix"])))]
+    labels: Option<Vec<String>>,
 }
 
 /// A unit of work reaching production in a deployment.
@@ -915,9 +931,24 @@ mod tests {
             "failed_deployment_recovery_time",
             "untriaged_incidents",
             "overall_band",
+            "rework_rate",
         ] {
             assert!(m["properties"].get(field).is_some(), "Metrics.{field}");
         }
+        let rework = schema(&doc, "ReworkRate");
+        assert_eq!(
+            names(&rework["required"]),
+            [
+                "by_reason",
+                "deployments",
+                "percent",
+                "unplanned_deployments"
+            ]
+        );
+        assert_eq!(
+            names(&schema(&doc, "ReworkReasons")["properties"]),
+            ["redeployed_sha", "rule", "sender"]
+        );
         assert_eq!(
             doc["paths"]["/api/v1/metrics"]["get"]["responses"]["200"]["content"]["application/json"]
                 ["schema"]["$ref"],

@@ -1,7 +1,7 @@
 //! Request bodies into domain types.
 
 use super::error::ApiError;
-use super::input::Fields;
+use super::input::{Fields, MAX_TEXT_LEN};
 use pacer_core::{Change, DeployStatus, Deployment, IncidentUpdate, Timestamp};
 use serde_json::Value;
 
@@ -16,6 +16,10 @@ pub const DEPLOYMENT_FIELDS: &[&str] = &[
     "team",
     "changes",
     "lead_time_seconds",
+    "hotfix",
+    "rollback",
+    "branch",
+    "labels",
 ];
 pub const CHANGE_FIELDS: &[&str] = &["id", "started_at"];
 pub const INCIDENT_FIELDS: &[&str] = &[
@@ -35,6 +39,9 @@ pub const MAX_CHANGES: usize = 10_000;
 /// A lead time longer than this is a bug in the sender (usually the Unix time itself,
 /// from an empty `git log A..B` range), not a lead time.
 pub const MAX_LEAD_TIME_SECONDS: f64 = 10.0 * 365.25 * 86400.0;
+
+/// Most labels one deployment may carry.
+pub const MAX_LABELS: usize = 100;
 
 /// A new id for a deployment that came without one.
 pub fn new_id(prefix: &str) -> String {
@@ -68,6 +75,11 @@ pub fn deployment(bytes: &[u8], now: Timestamp) -> Result<Deployment, ApiError> 
     let team = f.optional_text("team")?;
     let lead_time_seconds = f.optional_number("lead_time_seconds")?;
     let raw_changes = f.optional_array("changes")?;
+    // Rework: the sender's marks, and what the `metrics.rework` rules look at.
+    let hotfix = f.nullable_bool("hotfix")?.flatten().unwrap_or(false);
+    let rollback = f.nullable_bool("rollback")?.flatten().unwrap_or(false);
+    let branch = f.optional_text("branch")?;
+    let labels = labels(f.optional_array("labels")?.unwrap_or_default())?;
     f.finish()?;
 
     if let Some(lt) = lead_time_seconds {
@@ -120,7 +132,44 @@ pub fn deployment(bytes: &[u8], now: Timestamp) -> Result<Deployment, ApiError> 
         team,
         changes,
         lead_time_seconds,
+        hotfix,
+        rollback,
+        branch,
+        labels,
     })
+}
+
+/// `labels`: non-empty plain strings, trimmed; a label sent twice is kept once.
+fn labels(raw: Vec<Value>) -> Result<Vec<String>, ApiError> {
+    if raw.len() > MAX_LABELS {
+        return Err(ApiError::invalid(format!(
+            "labels has {} entries; the limit is {MAX_LABELS} per deployment",
+            raw.len()
+        )));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(raw.len());
+    for (i, value) in raw.into_iter().enumerate() {
+        let Value::String(label) = value else {
+            return Err(ApiError::invalid(format!(
+                "labels[{i}] must be a string, e.g. \"hotfix\"; send labels as an array of strings"
+            )));
+        };
+        let label = label.trim();
+        if label.is_empty() {
+            return Err(ApiError::invalid(format!(
+                "labels[{i}] must not be empty; leave it out instead"
+            )));
+        }
+        if label.len() > MAX_TEXT_LEN || label.chars().any(char::is_control) {
+            return Err(ApiError::invalid(format!(
+                "labels[{i}] must be plain text of at most {MAX_TEXT_LEN} bytes"
+            )));
+        }
+        if !out.iter().any(|l| l == label) {
+            out.push(label.to_string());
+        }
+    }
+    Ok(out)
 }
 
 fn change(value: Value, i: usize) -> Result<Change, ApiError> {

@@ -25,12 +25,8 @@ pub fn routes() -> Router<Pacer> {
 /// The grouping key of a push URL, `job` first.
 fn grouping_key(uri: &Uri) -> Result<Vec<(String, String)>, ApiError> {
     let path = uri.path().strip_prefix("/metrics/").unwrap_or_default();
-    promtext::parse_grouping_key(path).map_err(|e| {
-        ApiError::bad(
-            "invalid_grouping_key",
-            format!("{e} (in {})", uri.path()),
-        )
-    })
+    promtext::parse_grouping_key(path)
+        .map_err(|e| ApiError::bad("invalid_grouping_key", format!("{e} (in {})", uri.path())))
 }
 
 fn grouping_json(grouping: &[(String, String)]) -> Value {

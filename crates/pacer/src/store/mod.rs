@@ -39,6 +39,16 @@ pub enum Recorded {
     AlreadyRecorded,
 }
 
+/// What a vendor webhook delivery did (see [`Store::record_webhook_deployment`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebhookDelivery {
+    /// A new delivery: its deployment was created, or was already recorded under its id
+    /// (the same deployment reported through another delivery).
+    Processed(Recorded),
+    /// This delivery was processed before; nothing was written.
+    AlreadyProcessed { deployment_id: String },
+}
+
 /// What setting a deployment's precomputed lead time did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LeadTimeSet {
@@ -95,6 +105,16 @@ pub trait Store: Send + Sync {
         deployment_id: &str,
         seconds: f64,
     ) -> Result<LeadTimeSet, StoreError>;
+
+    /// Records the deployment of one vendor webhook delivery, keyed by `(source,
+    /// delivery_key)`, in one transaction: a delivery seen before writes nothing, and a
+    /// delivery is remembered only together with its deployment.
+    async fn record_webhook_deployment(
+        &self,
+        source: &str,
+        delivery_key: &str,
+        deployment: &Deployment,
+    ) -> Result<WebhookDelivery, StoreError>;
 
     async fn deployment(&self, id: &str) -> Result<Option<Deployment>, StoreError>;
     async fn incident(&self, id: &str) -> Result<Option<Incident>, StoreError>;

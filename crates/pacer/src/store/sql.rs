@@ -2,7 +2,7 @@
 //! (`$n` placeholders, `ON CONFLICT`, row values), so the PostgreSQL backend can share it.
 
 use super::writer::{WriteOp, WriteOutcome, Writer};
-use super::{LeadTimeSet, ListQuery, Recorded, ServiceRecord, Store, StoreError};
+use super::{LeadTimeSet, ListQuery, Recorded, ServiceRecord, Store, StoreError, WebhookDelivery};
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
 use pacer_core::{
@@ -15,17 +15,29 @@ use sqlx::{Any, AnyPool, AssertSqlSafe, Row, SqlSafeStr};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../migrations/sqlite/0001_init.sql"),
-)];
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "webhook_deliveries",
+        include_str!("../../migrations/sqlite/0002_webhook_deliveries.sql"),
+    ),
+    (
+        3,
+        "rework",
+        include_str!("../../migrations/sqlite/0003_rework.sql"),
+    ),
+];
 
 /// Bound parameters per statement stay well under SQLite's and PostgreSQL's limits.
 pub(super) const MAX_PARAMS_PER_QUERY: usize = 500;
 
-const DEPLOYMENT_COLUMNS: &str =
-    "id, service, environment, status, deployed_at, sha, repo, team, lead_time_seconds";
+const DEPLOYMENT_COLUMNS: &str = "id, service, environment, status, deployed_at, sha, repo, team, \
+     lead_time_seconds, marked_hotfix, marked_rollback, branch, labels";
 pub(super) const INCIDENT_COLUMNS: &str =
     "id, service, environment, opened_at, resolved_at, severity, caused_by_deploy, deployment_id";
 
@@ -163,7 +175,24 @@ fn deployment_from_row(row: &AnyRow) -> Result<Deployment, StoreError> {
         team: row.try_get("team")?,
         changes: Vec::new(),
         lead_time_seconds: row.try_get("lead_time_seconds")?,
+        hotfix: row.try_get::<i64, _>("marked_hotfix")? != 0,
+        rollback: row.try_get::<i64, _>("marked_rollback")? != 0,
+        branch: row.try_get("branch")?,
+        labels: labels_from_column(row.try_get("labels")?)?,
     })
+}
+
+/// Labels as stored: a JSON array of strings, `NULL` for none.
+pub(super) fn labels_column(labels: &[String]) -> Option<String> {
+    (!labels.is_empty()).then(|| serde_json::to_string(labels).expect("strings serialize"))
+}
+
+fn labels_from_column(text: Option<String>) -> Result<Vec<String>, StoreError> {
+    match text {
+        None => Ok(Vec::new()),
+        Some(t) => serde_json::from_str(&t)
+            .map_err(|e| StoreError::Corrupt(format!("deployment labels {t:?}: {e}"))),
+    }
 }
 
 pub(super) fn incident_from_row(row: &AnyRow) -> Result<Incident, StoreError> {
@@ -328,6 +357,42 @@ impl SqlStore {
     }
 }
 
+impl SqlStore {
+    /// For each `(service, sha)`: the id of the latest successful production deployment of
+    /// that service with that sha deployed at or before `start`, if any.
+    async fn ran_before(
+        &self,
+        asks: &BTreeSet<(String, String)>,
+        environments: &[String],
+        start: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let envs = placeholders(2, environments.len());
+        let first = 2 + environments.len();
+        let asks: Vec<&(String, String)> = asks.iter().collect();
+        let mut found = Vec::new();
+        for chunk in asks.chunks(MAX_PARAMS_PER_QUERY / 2) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| format!("(${}, ${})", first + 2 * i, first + 2 * i + 1))
+                .collect();
+            let sql = format!(
+                "SELECT (SELECT d.id FROM deployments d WHERE d.service = v.column1 \
+                 AND d.sha = v.column2 AND d.deployed_at <= $1 AND d.status = 'success' \
+                 AND d.env_key IN ({envs}) ORDER BY d.deployed_at DESC, d.id DESC LIMIT 1) AS id \
+                 FROM (VALUES {}) AS v",
+                values.join(", ")
+            );
+            let mut q = bind_all(query(sql).bind(start), environments);
+            for (service, sha) in chunk {
+                q = q.bind(service.clone()).bind(sha.clone());
+            }
+            for row in q.fetch_all(&self.read).await? {
+                found.extend(row.try_get::<Option<String>, _>("id")?);
+            }
+        }
+        Ok(found)
+    }
+}
+
 /// Appends `AND service IN (...)` when restricted; returns the next placeholder number.
 fn service_filter(
     sql: &mut String,
@@ -389,6 +454,23 @@ impl Store for SqlStore {
         match self.writer.submit(op).await? {
             WriteOutcome::LeadTime(outcome) => Ok(outcome),
             _ => unreachable!("a lead-time write answers with a lead-time outcome"),
+        }
+    }
+
+    async fn record_webhook_deployment(
+        &self,
+        source: &str,
+        delivery_key: &str,
+        deployment: &Deployment,
+    ) -> Result<WebhookDelivery, StoreError> {
+        let op = WriteOp::WebhookDelivery {
+            source: source.to_string(),
+            key: delivery_key.to_string(),
+            deployment: deployment.clone(),
+        };
+        match self.writer.submit(op).await? {
+            WriteOutcome::WebhookDelivery(outcome) => Ok(outcome),
+            _ => unreachable!("a webhook delivery answers with a webhook delivery outcome"),
         }
     }
 
@@ -604,6 +686,25 @@ impl Store for SqlStore {
             }
         }
         wanted.extend(self.latest_at_or_before(&asks, environments).await?);
+
+        // 5. Rework: for each service with a deployment in the window, the deployment that
+        //    ran right before the window (the sha it replaced), and for each of their shas
+        //    an earlier deployment of the service with that sha (it ran before).
+        //    `deployments` holds only the window's deployments at this point.
+        let window_services: BTreeSet<Option<String>> = deployments
+            .iter()
+            .map(|d| Some(d.service.clone()))
+            .collect();
+        let before: BTreeSet<(Option<String>, Timestamp)> = window_services
+            .into_iter()
+            .map(|s| (s, window.start()))
+            .collect();
+        wanted.extend(self.latest_at_or_before(&before, environments).await?);
+        let shas: BTreeSet<(String, String)> = deployments
+            .iter()
+            .filter_map(|d| d.sha.clone().map(|sha| (d.service.clone(), sha)))
+            .collect();
+        wanted.extend(self.ran_before(&shas, environments, start).await?);
         wanted.retain(|id| !loaded.contains(id));
         let wanted: Vec<String> = wanted.into_iter().collect();
         for d in self.deployments_by_id(&wanted).await? {

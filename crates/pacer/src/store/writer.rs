@@ -6,8 +6,10 @@
 //! savepoint, so a write that fails (a merge the store refuses) is rolled back alone, and
 //! every caller is answered only after the transaction holding its write has committed.
 
-use super::sql::{INCIDENT_COLUMNS, env_key, incident_from_row, placeholders, query};
-use super::{LeadTimeSet, Recorded, StoreError};
+use super::sql::{
+    INCIDENT_COLUMNS, env_key, incident_from_row, labels_column, placeholders, query,
+};
+use super::{LeadTimeSet, Recorded, StoreError, WebhookDelivery};
 use pacer_core::{Deployment, Incident, IncidentUpdate, Timestamp};
 use sqlx::{AnyConnection, AnyPool, Row};
 use std::collections::{BTreeMap, HashSet};
@@ -22,13 +24,22 @@ const QUEUE_DEPTH: usize = 4096;
 pub enum WriteOp {
     Deployment(Deployment),
     Incident(IncidentUpdate),
-    LeadTime { deployment_id: String, seconds: f64 },
+    LeadTime {
+        deployment_id: String,
+        seconds: f64,
+    },
+    WebhookDelivery {
+        source: String,
+        key: String,
+        deployment: Deployment,
+    },
 }
 
 pub enum WriteOutcome {
     Deployment(Recorded),
     Incident(Incident, Recorded),
     LeadTime(LeadTimeSet),
+    WebhookDelivery(WebhookDelivery),
 }
 
 struct Job {
@@ -101,6 +112,7 @@ async fn write_batch(
     let mut deployments = Vec::new();
     let mut incidents = Vec::new();
     let mut lead_times = Vec::new();
+    let mut webhook_deliveries = Vec::new();
     for (i, op) in ops.into_iter().enumerate() {
         match op {
             WriteOp::Deployment(d) => deployments.push((i, d)),
@@ -109,12 +121,20 @@ async fn write_batch(
                 deployment_id,
                 seconds,
             } => lead_times.push((i, deployment_id, seconds)),
+            WriteOp::WebhookDelivery {
+                source,
+                key,
+                deployment,
+            } => webhook_deliveries.push((i, source, key, deployment)),
         }
     }
     // Deployments were validated at the edge and cannot be refused here, so they are
     // written with a few multi-row statements; a failure fails the whole batch.
     for (i, recorded) in insert_deployments(&mut tx, &deployments, now).await? {
         answers[i] = Some(Ok(WriteOutcome::Deployment(recorded)));
+    }
+    for (i, outcome) in record_webhook_deliveries(&mut tx, webhook_deliveries, now).await? {
+        answers[i] = Some(Ok(WriteOutcome::WebhookDelivery(outcome)));
     }
     // An incident merge can be refused (a resolution before the opening): each runs in
     // its own savepoint so a refusal rolls back only itself.
@@ -174,7 +194,7 @@ async fn insert_deployments(
         .filter(|d| first_in_batch.insert(d.id.as_str()))
         .collect();
 
-    const PER_DEPLOYMENT: usize = 11;
+    const PER_DEPLOYMENT: usize = 15;
     let mut inserted: HashSet<String> = HashSet::new();
     for chunk in candidates.chunks(MAX_BULK_PARAMS / PER_DEPLOYMENT) {
         let rows: Vec<String> = (0..chunk.len())
@@ -182,7 +202,8 @@ async fn insert_deployments(
             .collect();
         let sql = format!(
             "INSERT INTO deployments (id, service, environment, env_key, status, deployed_at, \
-             sha, repo, team, lead_time_seconds, received_at) VALUES {} \
+             sha, repo, team, lead_time_seconds, received_at, marked_hotfix, marked_rollback, \
+             branch, labels) VALUES {} \
              ON CONFLICT (id) DO NOTHING RETURNING id",
             rows.join(", ")
         );
@@ -199,7 +220,11 @@ async fn insert_deployments(
                 .bind(d.repo.clone())
                 .bind(d.team.clone())
                 .bind(d.lead_time_seconds)
-                .bind(now.millis());
+                .bind(now.millis())
+                .bind(i64::from(d.hotfix))
+                .bind(i64::from(d.rollback))
+                .bind(d.branch.clone())
+                .bind(labels_column(&d.labels));
         }
         for row in q.fetch_all(&mut *conn).await? {
             inserted.insert(row.try_get("id")?);
@@ -266,6 +291,50 @@ async fn insert_deployments(
         upsert_services(conn, chunk).await?;
     }
     Ok(outcome)
+}
+
+/// Remembers each new webhook delivery and inserts its deployment; a delivery already
+/// remembered (earlier, or earlier in this batch) writes nothing.
+async fn record_webhook_deliveries(
+    conn: &mut AnyConnection,
+    deliveries: Vec<(usize, String, String, Deployment)>,
+    now: Timestamp,
+) -> Result<Vec<(usize, WebhookDelivery)>, StoreError> {
+    let mut outcomes = Vec::with_capacity(deliveries.len());
+    let mut new = Vec::new();
+    for (i, source, key, deployment) in deliveries {
+        let inserted = sqlx::query(
+            "INSERT INTO webhook_deliveries (source, delivery_key, deployment_id, received_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (source, delivery_key) DO NOTHING",
+        )
+        .bind(source.clone())
+        .bind(key.clone())
+        .bind(deployment.id.clone())
+        .bind(now.millis())
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        if inserted > 0 {
+            new.push((i, deployment));
+        } else {
+            let deployment_id: String = sqlx::query(
+                "SELECT deployment_id FROM webhook_deliveries \
+                 WHERE source = $1 AND delivery_key = $2",
+            )
+            .bind(source)
+            .bind(key)
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get("deployment_id")?;
+            outcomes.push((i, WebhookDelivery::AlreadyProcessed { deployment_id }));
+        }
+    }
+    // After the batch's own deployments, so an id the API sent in the same batch is
+    // "already recorded" here, exactly as if it had come first in its own batch.
+    for (i, recorded) in insert_deployments(conn, &new, now).await? {
+        outcomes.push((i, WebhookDelivery::Processed(recorded)));
+    }
+    Ok(outcomes)
 }
 
 /// Sets the precomputed lead time of a deployment that carries no changes (a deployment

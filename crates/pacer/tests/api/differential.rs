@@ -262,6 +262,7 @@ impl DeploySpec {
             team: self.team.map(|t| t.trim().to_string()),
             changes,
             lead_time_seconds,
+            ..Deployment::default()
         }
     }
 }

@@ -35,7 +35,7 @@ pub async fn spawn_app_with(mut settings: Settings) -> TestApp {
     });
     TestApp {
         address: format!("http://{addr}"),
-        client: reqwest::Client::new(),
+        client: pacer::http::client(),
         pacer,
         _dir: dir,
     }

@@ -80,6 +80,7 @@ async fn deployments_are_listed_newest_first_with_every_field() {
             "id": "w1", "service": "web", "environment": "Production", "status": "success",
             "deployed_at": rfc(4.0), "sha": null, "repo": null, "team": "storefront",
             "changes": [], "lead_time_seconds": null, "counts": true,
+            "hotfix": false, "rollback": false, "branch": null, "labels": [],
         })
     );
     // Only successful production deployments count (`prod` and `Production` are production).

@@ -13,4 +13,6 @@ mod metrics;
 mod overview;
 mod prometheus_metrics;
 mod push;
+mod rework;
 mod scopes;
+mod webhooks;

@@ -3,8 +3,10 @@
 
 mod support;
 
+mod action;
 mod config;
 mod demo;
+mod git_lead_time;
 mod report;
 mod rules;
 mod serve;

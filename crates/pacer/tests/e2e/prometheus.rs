@@ -75,7 +75,14 @@ async fn instant(prometheus: &Prometheus, query: &str) -> f64 {
         form_urlencoded::byte_serialize(query.as_bytes()).collect::<String>()
     );
     wait_for(query, Duration::from_secs(90), || async {
-        let body: Value = reqwest::get(&url).await.ok()?.json().await.ok()?;
+        let body: Value = pacer::http::client()
+            .get(&url)
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
         let result = body["data"]["result"].as_array()?;
         assert!(result.len() <= 1, "{query}: several series {result:?}");
         result.first()?["value"][1].as_str()?.parse().ok()
@@ -84,7 +91,7 @@ async fn instant(prometheus: &Prometheus, query: &str) -> f64 {
 }
 
 async fn post(server: &Server, path: &str, body: Value) {
-    let r = reqwest::Client::new()
+    let r = pacer::http::client()
         .post(server.url(path))
         .json(&body)
         .send()

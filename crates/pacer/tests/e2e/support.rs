@@ -97,7 +97,11 @@ pub fn free_port() -> u16 {
 
 /// GET `url` as JSON, failing the test on anything but 200.
 pub async fn get_json(url: &str) -> Value {
-    let r = reqwest::get(url).await.expect("request");
+    let r = pacer::http::client()
+        .get(url)
+        .send()
+        .await
+        .expect("request");
     let status = r.status();
     let text = r.text().await.expect("body");
     assert!(status.is_success(), "GET {url}: {status} {text}");

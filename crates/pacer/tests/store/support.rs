@@ -76,6 +76,7 @@ pub fn deploy(id: &str, service: &str, deployed_at: Timestamp) -> Deployment {
         team: None,
         changes: Vec::new(),
         lead_time_seconds: None,
+        ..Deployment::default()
     }
 }
 

@@ -358,6 +358,87 @@ async fn window_load_is_exact_on_a_history_with_every_case() {
     assert_eq!(teams.team_of("ops"), Some("blue"));
 }
 
+/// Rework needs history from before the window: the sha each service ran right before it,
+/// and whether a window deployment's sha ran earlier. Every case by hand.
+#[tokio::test]
+async fn window_load_is_exact_for_rework() {
+    let with = |d: Deployment, sha: Option<&str>| Deployment {
+        sha: sha.map(String::from),
+        ..d
+    };
+    let deployments = vec![
+        // api: v1, then v2, before the window; a staging hotfix and a failed deployment
+        // that count for nothing; v1 again exactly at the window's (excluded) start.
+        with(deploy("r-pre1", "api", at(10)), Some("v1")),
+        with(deploy("r-pre2", "api", at(50)), Some("v2")),
+        Deployment {
+            hotfix: true,
+            ..with(deploy("r-stg", "api", at(60)).env("staging"), Some("v3"))
+        },
+        with(deploy("r-fail", "api", at(65)).failed(), Some("v9")),
+        with(deploy("r5", "api", at(72)), Some("v1")),
+        // In the window: r1 follows v1 (r5): a retry; r2 a retry too.
+        with(deploy("r1", "api", at(100)), Some("v1")),
+        with(deploy("r2", "api", at(110)), Some("v1")),
+        // v3 ran only in staging: the sender's mark alone.
+        Deployment {
+            hotfix: true,
+            ..with(deploy("r3", "api", at(120)), Some("v3"))
+        },
+        // Back to v2 (r-pre2, before the window) from v3, from a hotfix branch.
+        Deployment {
+            branch: Some("refs/heads/hotfix/a".into()),
+            ..with(deploy("r4", "api", at(130)), Some("v2"))
+        },
+        // web: back to x1 while x2 runs, both only before the window.
+        with(deploy("w-pre1", "web", at(5)), Some("x1")),
+        with(deploy("w-pre2", "web", at(20)), Some("x2")),
+        with(deploy("w1", "web", at(150)), Some("x1")),
+        Deployment {
+            labels: vec!["Incident".into()],
+            ..with(deploy("w2", "web", at(160)), Some("x3"))
+        },
+        // search: v1 ran in api, never in search.
+        with(deploy("s1", "search", at(200)), Some("v1")),
+        // ops: z ran, then something without a sha: what z replaces is unknown.
+        with(deploy("o-pre0", "ops", at(25)), Some("z")),
+        with(deploy("o-pre", "ops", at(30)), None),
+        with(deploy("o1", "ops", at(140)), Some("z")),
+        with(deploy("o2", "ops", at(145)), Some("z")),
+    ];
+    let deliveries: Vec<Delivery> = deployments
+        .into_iter()
+        .rev()
+        .map(Delivery::Deploy)
+        .collect();
+    let window = Window::new(at(240), 7);
+    let windows = [
+        window,
+        // Starts exactly at r5.
+        Window::new(at(120), 2),
+        Window::new(at(400), 30),
+    ];
+    let events = check_history(&deliveries, &ProductionEnvironments::default(), &windows).await;
+
+    let teams = TeamMap::from_deployments(configured_teams(), &events.deployments);
+    let config = MetricsConfig::default();
+    let org = Prepared::new(&events, &config).metrics(&teams, &Scope::organisation(), window);
+    // In the window: r1, r2, r3, r4, w1, w2, s1, o1, o2 = 9. Unplanned: r3 (sender),
+    // r4 (rule: hotfix/*; and sha v2), w1 (sha x1), w2 (rule: label incident) = 4.
+    // 4 / 9 * 100 = 44.44 %. Reasons: sender 1, rule 2 (r4, w2), redeployed sha 2 (r4, w1).
+    let rework = &org.rework_rate;
+    assert_eq!((rework.deployments, rework.unplanned_deployments), (9, 4));
+    assert_eq!(rework.percent, Some(4.0 / 9.0 * 100.0));
+    assert_eq!(
+        (
+            rework.by_reason.sender,
+            rework.by_reason.rule,
+            rework.by_reason.redeployed_sha
+        ),
+        (1, 2, 2)
+    );
+}
+
 /// Past the sizes at which the store splits its statements (500 parameters): more than
 /// 500 window deployments, carried changes, earlier carriers and named deployments.
 #[tokio::test]
@@ -368,10 +449,21 @@ async fn window_load_is_exact_past_the_statement_chunk_sizes() {
     for k in 0..N {
         // An earlier carrier of c{k}, long before the window.
         let pre = deploy(&format!("p{k:03}"), "api", at(k)).change(&format!("c{k}"), at(-1));
-        // In the window: c{k} was carried before, n{k} counts here.
+        // In the window: c{k} was carried before, n{k} counts here. Its sha s{k} ran in
+        // p{k}, before the window, and a different one ran right before it: a rollback.
         let win = deploy(&format!("w{k:03}"), "api", at(721 + k))
             .change(&format!("c{k}"), at(-1))
             .change(&format!("n{k}"), at(720));
+        let (pre, win) = (
+            Deployment {
+                sha: Some(format!("s{k}")),
+                ..pre
+            },
+            Deployment {
+                sha: Some(format!("s{k}")),
+                ..win
+            },
+        );
         deliveries.push(Delivery::Deploy(pre));
         deliveries.push(Delivery::Deploy(win));
     }
@@ -404,6 +496,9 @@ async fn window_load_is_exact_past_the_statement_chunk_sizes() {
     // w498..w509; the organisation-wide blame falls on w509 too.
     assert_eq!(api.change_failure_rate.failed_deployments, 12);
     assert_eq!(api.change_failure_rate.attributed_organisation_wide, 0);
+    // w000 follows p509 (s509), w{k} follows w{k-1}: each brings back the sha of p{k}.
+    assert_eq!(api.rework_rate.unplanned_deployments, N as usize);
+    assert_eq!(api.rework_rate.by_reason.redeployed_sha, N as usize);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -441,38 +536,69 @@ fn arb_deployment() -> impl Strategy<Value = Deployment> {
         prop::sample::select(&[0i64, 0, 0, 0, 1, -1][..]),
         prop::option::of(prop::sample::select(&["red", "blue"][..])),
         carried,
+        arb_rework(),
     )
-        .prop_map(|(service, environment, ok, at, ms, team, carried)| {
-            let deployed_at = Timestamp::from_millis(slot(at).millis() + ms);
-            let (changes, lead_time_seconds) = match carried {
-                Carried::Changes(changes) => (
-                    changes
-                        .into_iter()
-                        .map(|(c, back)| Change {
-                            id: format!("c{c}"),
-                            started_at: plus(deployed_at, -back * 1_800),
-                        })
-                        .collect(),
-                    None,
-                ),
-                Carried::Lead(s) => (Vec::new(), Some(s as f64)),
-            };
-            Deployment {
-                id: String::new(),
-                service: SERVICES[service].to_string(),
-                environment: environment.to_string(),
-                status: if ok {
-                    DeployStatus::Success
-                } else {
-                    DeployStatus::Failure
-                },
-                deployed_at,
-                sha: Some(format!("{at:07x}")),
-                repo: None,
-                team: team.map(String::from),
-                changes,
-                lead_time_seconds,
-            }
+        .prop_map(
+            |(service, environment, ok, at, ms, team, carried, rework)| {
+                let deployed_at = Timestamp::from_millis(slot(at).millis() + ms);
+                let (changes, lead_time_seconds) = match carried {
+                    Carried::Changes(changes) => (
+                        changes
+                            .into_iter()
+                            .map(|(c, back)| Change {
+                                id: format!("c{c}"),
+                                started_at: plus(deployed_at, -back * 1_800),
+                            })
+                            .collect(),
+                        None,
+                    ),
+                    Carried::Lead(s) => (Vec::new(), Some(s as f64)),
+                };
+                Deployment {
+                    id: String::new(),
+                    service: SERVICES[service].to_string(),
+                    environment: environment.to_string(),
+                    status: if ok {
+                        DeployStatus::Success
+                    } else {
+                        DeployStatus::Failure
+                    },
+                    deployed_at,
+                    sha: rework.0,
+                    repo: None,
+                    team: team.map(String::from),
+                    changes,
+                    lead_time_seconds,
+                    hotfix: rework.1,
+                    rollback: rework.2,
+                    branch: rework.3,
+                    labels: rework.4,
+                }
+            },
+        )
+}
+
+/// What the rework rate reads: (sha, hotfix, rollback, branch, labels). Shas come from a
+/// pool of three (or none), so that rollbacks to a sha last run before a window, retries and
+/// redeploys after a deployment without sha are common.
+type Rework = (Option<String>, bool, bool, Option<String>, Vec<String>);
+
+fn arb_rework() -> impl Strategy<Value = Rework> {
+    (
+        prop::option::weighted(0.85, prop::sample::select(&["aaa", "bbb", "ccc"][..])),
+        prop::bool::weighted(0.1),
+        prop::bool::weighted(0.05),
+        prop::option::weighted(0.3, prop::sample::select(&["main", "hotfix/x"][..])),
+        prop::collection::vec(prop::sample::select(&["bug", "Incident"][..]), 0..2),
+    )
+        .prop_map(|(sha, hotfix, rollback, branch, labels)| {
+            (
+                sha.map(String::from),
+                hotfix,
+                rollback,
+                branch.map(String::from),
+                labels.into_iter().map(String::from).collect(),
+            )
         })
 }
 

@@ -1,0 +1,10 @@
+-- Rework rate (DORA 2024): what makes a deployment unplanned. The sender's marks are
+-- 0/1 integers (portable; the Any driver carries integers natively); labels are a JSON
+-- array of strings, NULL when there are none. Column names avoid the SQL keyword ROLLBACK.
+ALTER TABLE deployments ADD COLUMN marked_hotfix BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE deployments ADD COLUMN marked_rollback BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE deployments ADD COLUMN branch TEXT;
+ALTER TABLE deployments ADD COLUMN labels TEXT;
+-- "Has this service run this sha before the window?" is one index seek per window
+-- deployment, not a scan of the service's history.
+CREATE INDEX deployments_service_sha ON deployments (service, sha);
