@@ -62,8 +62,8 @@ pub struct Deployment {
 }
 
 /// A production event that breached an SLO or caused customer-visible impact
-/// (degraded service included).
-#[derive(Debug, Clone, PartialEq)]
+/// (degraded service included). `Default` lets edges fill only what they know.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Incident {
     pub id: String,
     pub service: Option<String>,
