@@ -148,6 +148,7 @@ fn history(events: usize, services: usize, seed: u64) -> EventSet {
                         severity: Some(format!("SEV{}", rng.range(1, 3))),
                         caused_by_deploy: caused,
                         deployment_id: (caused == Some(true) && rng.chance(0.5)).then_some(id),
+                        ..Incident::default()
                     });
                 }
             }

@@ -123,6 +123,9 @@ pub struct Metrics {
     pub overall_band: Option<Band>,
     /// Not part of the overall band: it has no band.
     pub rework_rate: ReworkRate,
+    /// Filled by callers that ask for it ([`crate::advisory::chaos_advisory`]); the
+    /// figures of one window never set it.
+    pub chaos_advisory: Option<crate::advisory::ChaosAdvisory>,
 }
 
 /// Computes one scope over one window from the whole of `events`.
@@ -141,6 +144,8 @@ struct PreparedIncident {
     idx: usize,
     /// Whether it counts as caused by a deployment under the policy.
     caused: bool,
+    /// The successful production deployment it is attributed to, if any.
+    attributed: Option<usize>,
 }
 
 /// Window-independent indexes over an [`EventSet`].
@@ -251,7 +256,11 @@ impl<'a> Prepared<'a> {
             incidents_by_service
                 .entry(inc.service.as_deref())
                 .or_default()
-                .push(PreparedIncident { idx, caused });
+                .push(PreparedIncident {
+                    idx,
+                    caused,
+                    attributed,
+                });
         }
 
         Prepared {
@@ -436,7 +445,27 @@ impl<'a> Prepared<'a> {
             untriaged_incidents: untriaged,
             overall_band,
             rework_rate,
+            chaos_advisory: None,
         }
+    }
+
+    /// The incidents that count as caused by a deployment (under the policy) and are
+    /// attributed to a successful production deployment of `scope` deployed in `window`:
+    /// the incidents that made those deployments failed.
+    pub fn caused_incidents(
+        &self,
+        teams: &TeamMap,
+        scope: &Scope,
+        window: Window,
+    ) -> Vec<&'a Incident> {
+        let filter = ScopeFilter::resolve(scope, teams);
+        let failed: HashSet<usize> = self.deployments_in(&filter, window).into_iter().collect();
+        self.incidents_by_service
+            .values()
+            .flatten()
+            .filter(|p| p.caused && p.attributed.is_some_and(|d| failed.contains(&d)))
+            .map(|p| &self.events.incidents[p.idx])
+            .collect()
     }
 
     fn restore(&self, mut seconds: Vec<f64>, banded: bool) -> Restore {

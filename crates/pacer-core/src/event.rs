@@ -74,6 +74,120 @@ pub struct Incident {
     /// Triage: `Some(true)` caused by a deployment, `Some(false)` not, `None` untriaged.
     pub caused_by_deploy: Option<bool>,
     pub deployment_id: Option<String>,
+    /// Triage: what kind of fault it was (chooses the chaos advisory's experiment).
+    pub fault_class: Option<FaultClass>,
+    /// Triage: free text from whoever triaged it.
+    pub note: Option<String>,
+    /// Who last triaged it by hand (`PATCH /api/v1/incidents/{id}`), and when. Once set,
+    /// an incident tool's later update never changes the triage fields.
+    pub triaged_by: Option<String>,
+    pub triaged_at: Option<Timestamp>,
+}
+
+impl Incident {
+    /// Whether a person triaged it (as opposed to a tool, or nobody).
+    pub fn human_triaged(&self) -> bool {
+        self.triaged_by.is_some()
+    }
+}
+
+/// The fixed vocabulary of fault classes. Fixed (not free text) so that counts group
+/// cleanly and each class maps to one suggested experiment (`docs/triage.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultClass {
+    BadConfiguration,
+    CodeDefect,
+    DependencyFailure,
+    Capacity,
+    BadMigration,
+    Infrastructure,
+    Other,
+}
+
+impl FaultClass {
+    pub const ALL: [FaultClass; 7] = [
+        FaultClass::BadConfiguration,
+        FaultClass::CodeDefect,
+        FaultClass::DependencyFailure,
+        FaultClass::Capacity,
+        FaultClass::BadMigration,
+        FaultClass::Infrastructure,
+        FaultClass::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaultClass::BadConfiguration => "bad_configuration",
+            FaultClass::CodeDefect => "code_defect",
+            FaultClass::DependencyFailure => "dependency_failure",
+            FaultClass::Capacity => "capacity",
+            FaultClass::BadMigration => "bad_migration",
+            FaultClass::Infrastructure => "infrastructure",
+            FaultClass::Other => "other",
+        }
+    }
+
+    /// Exact names only: a near miss is refused with the list rather than guessed.
+    pub fn parse(s: &str) -> Option<Self> {
+        FaultClass::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// The vocabulary as `a, b, c` for error messages.
+    pub fn vocabulary() -> String {
+        FaultClass::ALL
+            .iter()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// A person's triage through the API: who (the API token's name) and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TriageBy {
+    pub actor: String,
+    pub at: Timestamp,
+}
+
+/// One triage field that a human triage changed, with the values as JSON-like text
+/// (`None`: unset).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TriageChange {
+    pub field: &'static str,
+    pub old: Option<String>,
+    pub new: Option<String>,
+}
+
+/// The triage fields that differ between `old` and `new`, in a fixed order.
+pub fn triage_changes(old: &Incident, new: &Incident) -> Vec<TriageChange> {
+    let mut out = Vec::new();
+    let mut diff = |field, a: Option<String>, b: Option<String>| {
+        if a != b {
+            out.push(TriageChange {
+                field,
+                old: a,
+                new: b,
+            });
+        }
+    };
+    diff(
+        "caused_by_deploy",
+        old.caused_by_deploy.map(|b| b.to_string()),
+        new.caused_by_deploy.map(|b| b.to_string()),
+    );
+    diff(
+        "deployment_id",
+        old.deployment_id.clone(),
+        new.deployment_id.clone(),
+    );
+    diff(
+        "fault_class",
+        old.fault_class.map(|c| c.as_str().to_string()),
+        new.fault_class.map(|c| c.as_str().to_string()),
+    );
+    diff("note", old.note.clone(), new.note.clone());
+    out
 }
 
 /// Why an incident delivery cannot be stored.
@@ -102,12 +216,34 @@ pub struct IncidentUpdate {
     pub severity: Option<Option<String>>,
     pub caused_by_deploy: Option<Option<bool>>,
     pub deployment_id: Option<Option<String>>,
+    pub fault_class: Option<Option<FaultClass>>,
+    pub note: Option<Option<String>>,
+    /// `Some`: a person's triage (`PATCH`), which always applies and marks the incident as
+    /// triaged by hand. `None`: a tool's delivery, whose triage fields are ignored once a
+    /// person has triaged the incident.
+    pub triage_by: Option<TriageBy>,
 }
 
 /// The environment of an incident that names none.
 pub const DEFAULT_INCIDENT_ENVIRONMENT: &str = "production";
 
 impl IncidentUpdate {
+    /// Whether this delivery carries any triage field.
+    pub fn carries_triage(&self) -> bool {
+        self.caused_by_deploy.is_some()
+            || self.deployment_id.is_some()
+            || self.fault_class.is_some()
+            || self.note.is_some()
+    }
+
+    /// Whether merging this delivery into `existing` ignores triage fields it carries:
+    /// a tool's delivery never overwrites a person's triage decision.
+    pub fn keeps_human_triage(&self, existing: Option<&Incident>) -> bool {
+        self.triage_by.is_none()
+            && self.carries_triage()
+            && existing.is_some_and(Incident::human_triaged)
+    }
+
     /// Merges this delivery into the stored incident (if any) and checks the result.
     pub fn apply(self, existing: Option<&Incident>) -> Result<Incident, IncidentError> {
         let merged = match existing {
@@ -122,6 +258,20 @@ impl IncidentUpdate {
                 severity: self.severity.flatten(),
                 caused_by_deploy: self.caused_by_deploy.flatten(),
                 deployment_id: self.deployment_id.flatten(),
+                fault_class: self.fault_class.flatten(),
+                note: self.note.flatten(),
+                triaged_by: self.triage_by.as_ref().map(|t| t.actor.clone()),
+                triaged_at: self.triage_by.as_ref().map(|t| t.at),
+            },
+            Some(old) if self.triage_by.is_none() && old.human_triaged() => Incident {
+                id: old.id.clone(),
+                service: self.service.unwrap_or_else(|| old.service.clone()),
+                environment: self.environment.unwrap_or_else(|| old.environment.clone()),
+                opened_at: self.opened_at.unwrap_or(old.opened_at),
+                resolved_at: self.resolved_at.unwrap_or(old.resolved_at),
+                severity: self.severity.unwrap_or_else(|| old.severity.clone()),
+                // A person triaged it: the tool's triage fields are ignored.
+                ..old.clone()
             },
             Some(old) => Incident {
                 id: old.id.clone(),
@@ -134,8 +284,26 @@ impl IncidentUpdate {
                 deployment_id: self
                     .deployment_id
                     .unwrap_or_else(|| old.deployment_id.clone()),
+                fault_class: self.fault_class.unwrap_or(old.fault_class),
+                note: self.note.unwrap_or_else(|| old.note.clone()),
+                triaged_by: match &self.triage_by {
+                    Some(t) => Some(t.actor.clone()),
+                    None => old.triaged_by.clone(),
+                },
+                triaged_at: self.triage_by.as_ref().map(|t| t.at).or(old.triaged_at),
             },
         };
+        let mut merged = merged;
+        // A person's triage that changes nothing on an incident a person already triaged
+        // is a re-delivery: it keeps who and when, so sending it again changes nothing.
+        if self.triage_by.is_some()
+            && let Some(old) = existing
+            && old.human_triaged()
+            && triage_changes(old, &merged).is_empty()
+        {
+            merged.triaged_by = old.triaged_by.clone();
+            merged.triaged_at = old.triaged_at;
+        }
         if let Some(resolved) = merged.resolved_at
             && resolved < merged.opened_at
         {

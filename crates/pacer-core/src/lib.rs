@@ -4,6 +4,7 @@
 //! events and the window it works on, so a figure depends only on its inputs. The
 //! contract implemented here is `docs/metrics.md` (which follows the product spec).
 
+pub mod advisory;
 pub mod band;
 pub mod config;
 pub mod engine;
@@ -12,9 +13,13 @@ pub mod quantile;
 pub mod scope;
 pub mod time;
 
+pub use advisory::{ChaosAdvisory, ChaosRules};
 pub use band::{Band, BandThresholds};
 pub use config::{AttributionPolicy, MetricsConfig, ProductionEnvironments, ReworkRules};
 pub use engine::{EventSet, Metrics, Prepared};
-pub use event::{Change, DeployStatus, Deployment, Incident, IncidentError, IncidentUpdate};
+pub use event::{
+    Change, DeployStatus, Deployment, FaultClass, Incident, IncidentError, IncidentUpdate,
+    TriageBy, TriageChange,
+};
 pub use scope::{Scope, TeamMap};
 pub use time::{Timestamp, Window};

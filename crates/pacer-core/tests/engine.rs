@@ -1023,6 +1023,7 @@ fn triage_candidates_are_the_production_deployments_of_the_hour_before() {
         severity: None,
         caused_by_deploy: None,
         deployment_id: None,
+        ..pacer_core::Incident::default()
     };
     let ids = |incident: &pacer_core::Incident| {
         candidate_deployments(&deployments, &config, incident)

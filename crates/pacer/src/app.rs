@@ -4,6 +4,7 @@
 use crate::settings::Settings;
 use crate::store::{SharedStore, StoreError, named_teams};
 use crate::telemetry::Telemetry;
+use pacer_core::advisory::{ChaosAdvisory, chaos_advisory};
 use pacer_core::engine::{Metrics, Prepared};
 use pacer_core::scope::ScopeFilter;
 use pacer_core::{MetricsConfig, Scope, TeamMap, Window};
@@ -69,9 +70,40 @@ impl Pacer {
         };
         let events = self
             .store
-            .load_window(services.as_deref(), &self.production_keys(), window)
+            .load_window(
+                services.as_deref(),
+                &self.production_keys(),
+                self.load(window),
+            )
             .await?;
-        Ok(Prepared::new(&events, &self.config).metrics(&teams, scope, window))
+        let prepared = Prepared::new(&events, &self.config);
+        let mut metrics = prepared.metrics(&teams, scope, window);
+        metrics.chaos_advisory = self.advisory(&prepared, &teams, scope, window);
+        Ok(metrics)
+    }
+
+    /// The window to load for figures over `window`: long enough for the chaos advisory's
+    /// weeks too. A longer load with the same end gives the same figures (see
+    /// docs/architecture.md): it only holds more real, earlier events.
+    fn load(&self, window: Window) -> Window {
+        let chaos_days = self.settings.metrics.chaos.span_days();
+        Window::new(window.end, window.days.max(chaos_days))
+    }
+
+    fn advisory(
+        &self,
+        prepared: &Prepared<'_>,
+        teams: &TeamMap,
+        scope: &Scope,
+        window: Window,
+    ) -> Option<ChaosAdvisory> {
+        chaos_advisory(
+            prepared,
+            teams,
+            scope,
+            window.end,
+            &self.settings.metrics.chaos,
+        )
     }
 
     /// Every service, every team and the organisation, from one load.
@@ -79,24 +111,29 @@ impl Pacer {
         let (teams, service_names) = self.team_map().await?;
         let events = self
             .store
-            .load_window(None, &self.production_keys(), window)
+            .load_window(None, &self.production_keys(), self.load(window))
             .await?;
         let prepared = Prepared::new(&events, &self.config);
         let mut all_services: std::collections::BTreeSet<String> =
             service_names.into_iter().collect();
         all_services.extend(self.settings.teams.keys().cloned());
+        let scope_metrics = |scope: &Scope| {
+            let mut m = prepared.metrics(&teams, scope, window);
+            m.chaos_advisory = self.advisory(&prepared, &teams, scope, window);
+            m
+        };
         Ok(Report {
             window,
-            organisation: prepared.metrics(&teams, &Scope::organisation(), window),
+            organisation: scope_metrics(&Scope::organisation()),
             teams: teams
                 .teams()
                 .into_iter()
-                .map(|t| prepared.metrics(&teams, &Scope::team(t), window))
+                .map(|t| scope_metrics(&Scope::team(t)))
                 .collect(),
             services: all_services
                 .into_iter()
                 .map(|s| {
-                    let mut m = prepared.metrics(&teams, &Scope::service(&s), window);
+                    let mut m = scope_metrics(&Scope::service(&s));
                     m.scope.team = teams.team_of(&s).map(String::from);
                     m
                 })

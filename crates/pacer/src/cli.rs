@@ -232,10 +232,20 @@ pub struct TriageArgs {
     pub id: String,
     /// Whether a deployment caused it (`unset` clears the triage).
     #[arg(long, value_enum)]
-    pub caused_by_deploy: Triage,
+    pub caused_by_deploy: Option<Triage>,
     /// The deployment that caused it.
     #[arg(long)]
     pub deployment_id: Option<String>,
+    /// The kind of fault: bad_configuration, code_defect, dependency_failure, capacity,
+    /// bad_migration, infrastructure or other (docs/triage.md).
+    #[arg(long)]
+    pub fault_class: Option<String>,
+    /// Free text for the triage log and the incident (at most 2000 characters).
+    #[arg(long)]
+    pub note: Option<String>,
+    /// API token from the server's [auth.tokens]; its name is recorded as who triaged.
+    #[arg(long, env = "PACER_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 fn time_arg(name: &str, value: &Option<String>) -> anyhow::Result<Option<i64>> {
@@ -426,20 +436,7 @@ async fn report(settings: Settings, args: ReportArgs) -> anyhow::Result<()> {
 
 /// Sends a request and returns the JSON body, or the server's error message.
 async fn send(request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
-    let response = request
-        .send()
-        .await
-        .context("cannot reach the Pacer server; check --server or PACER_SERVER")?;
-    let status = response.status();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    if !status.is_success() {
-        let message = body
-            .get("error")
-            .and_then(Value::as_str)
-            .unwrap_or("no error message");
-        bail!("server answered {status}: {message}");
-    }
-    Ok(body)
+    Ok(crate::http::send(request).await?.1)
 }
 
 async fn record_deployment(args: RecordArgs) -> anyhow::Result<()> {
@@ -525,21 +522,38 @@ async fn incident(cmd: IncidentCommand) -> anyhow::Result<()> {
             send(client.post(format!("{base}/api/v1/incidents")).json(&body)).await?
         }
         IncidentCommand::Triage(a) => {
-            let caused = match a.caused_by_deploy {
-                Triage::True => json!(true),
-                Triage::False => json!(false),
-                Triage::Unset => Value::Null,
-            };
-            let mut body = json!({"caused_by_deploy": caused});
-            if let Some(d) = a.deployment_id {
-                body["deployment_id"] = json!(d);
+            let mut body = json!({});
+            if let Some(caused) = a.caused_by_deploy {
+                body["caused_by_deploy"] = match caused {
+                    Triage::True => json!(true),
+                    Triage::False => json!(false),
+                    Triage::Unset => Value::Null,
+                };
+            }
+            for (key, value) in [
+                ("deployment_id", a.deployment_id),
+                ("fault_class", a.fault_class),
+                ("note", a.note),
+            ] {
+                if let Some(v) = value {
+                    body[key] = json!(v);
+                }
+            }
+            if body.as_object().is_some_and(serde_json::Map::is_empty) {
+                bail!(
+                    "nothing to triage: give --caused-by-deploy, --deployment-id, --fault-class and/or --note"
+                );
             }
             let url = format!(
                 "{}/api/v1/incidents/{}",
                 a.server.server.trim_end_matches('/'),
                 a.id
             );
-            send(client.patch(url).json(&body)).await?
+            let mut request = client.patch(url).json(&body);
+            if let Some(token) = a.token {
+                request = request.bearer_auth(token);
+            }
+            send(request).await?
         }
     };
     println!("{}", serde_json::to_string_pretty(&answer)?);

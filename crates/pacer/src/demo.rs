@@ -709,6 +709,7 @@ impl Generator {
             } else {
                 None
             },
+            ..IncidentUpdate::default()
         };
         Some((opened, incident))
     }

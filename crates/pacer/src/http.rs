@@ -2,6 +2,8 @@
 //! everywhere: reqwest is built without a bundled crypto provider, and rustls needs one
 //! installed before the first client exists.
 
+use anyhow::{Context, bail};
+use serde_json::Value;
 use std::sync::Once;
 
 static CRYPTO: Once = Once::new();
@@ -25,6 +27,24 @@ pub fn client() -> reqwest::Client {
     builder()
         .build()
         .expect("an HTTP client with default settings always builds")
+}
+
+/// Sends a request to the Pacer server; the status and JSON body, or the server's message.
+pub async fn send(request: reqwest::RequestBuilder) -> anyhow::Result<(u16, Value)> {
+    let response = request
+        .send()
+        .await
+        .context("cannot reach the Pacer server; check --server or PACER_SERVER")?;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        let message = body
+            .get("error")
+            .and_then(Value::as_str)
+            .unwrap_or("no error message");
+        bail!("server answered {status}: {message}");
+    }
+    Ok((status.as_u16(), body))
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! What users read: the JSON shapes of API v1 (shared by the server and `pacer report`).
 
+use crate::store::TriageEntry;
 use crate::timefmt::format as ts;
 use pacer_core::engine::{Metrics, ORG_WIDE_HINT, Restore};
-use pacer_core::{Band, Deployment, Incident, MetricsConfig};
+use pacer_core::{Band, ChaosAdvisory, Deployment, Incident, MetricsConfig};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -157,6 +158,55 @@ pub struct MetricsJson {
     #[schema(value_type = crate::api::openapi::AttributionPolicy)]
     pub attribution_policy: String,
     pub rework_rate: ReworkRateJson,
+    /// Present when the change failure rate stayed above `metrics.chaos.threshold_percent`
+    /// for each of the last `metrics.chaos.consecutive_weeks` weeks; `null` otherwise.
+    /// (`default`: a report from a server that predates it reads as `null`.)
+    #[serde(default)]
+    #[schema(required = true)]
+    pub chaos_advisory: Option<ChaosAdvisoryJson>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = ChaosAdvisory, description = "The change failure rate stayed above the threshold for `weeks` consecutive weeks: run chaos experiments chosen by the fault classes of the deploy-caused incidents (docs/triage.md).")]
+pub struct ChaosAdvisoryJson {
+    /// Consecutive 7-day weeks ending at the window's end (`metrics.chaos.consecutive_weeks`).
+    pub weeks: u32,
+    /// Each week's change failure rate was strictly above this (`metrics.chaos.threshold_percent`).
+    pub threshold_percent: f64,
+    /// The change failure rate of each week in percent, oldest first.
+    pub weekly_percent: Vec<f64>,
+    /// The deploy-caused incidents of those weeks by fault class, most incidents first.
+    pub fault_classes: Vec<FaultClassAdviceJson>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = FaultClassAdvice)]
+pub struct FaultClassAdviceJson {
+    /// A fault class of the vocabulary, or `unclassified`.
+    pub class: String,
+    pub incidents: usize,
+    /// Up to 3 incident ids, newest first.
+    pub examples: Vec<String>,
+    /// The suggested GameDay experiment.
+    pub experiment: String,
+}
+
+pub fn chaos_advisory_json(a: &ChaosAdvisory) -> ChaosAdvisoryJson {
+    ChaosAdvisoryJson {
+        weeks: a.weeks,
+        threshold_percent: a.threshold_percent,
+        weekly_percent: a.weekly_percent.clone(),
+        fault_classes: a
+            .fault_classes
+            .iter()
+            .map(|c| FaultClassAdviceJson {
+                class: c.class_name().to_string(),
+                incidents: c.incidents,
+                examples: c.examples.clone(),
+                experiment: c.experiment.to_string(),
+            })
+            .collect(),
+    }
 }
 
 fn mttr_json(r: &Restore) -> MttrJson {
@@ -232,6 +282,7 @@ pub fn metrics_json(m: &Metrics, config: &MetricsConfig) -> MetricsJson {
                 redeployed_sha: m.rework_rate.by_reason.redeployed_sha,
             },
         },
+        chaos_advisory: m.chaos_advisory.as_ref().map(chaos_advisory_json),
     }
 }
 
@@ -322,6 +373,24 @@ pub struct IncidentJson {
     pub caused_by_deploy: Option<bool>,
     #[schema(required = true)]
     pub deployment_id: Option<String>,
+    /// Triage: the fault class (docs/triage.md); `null`: not classified.
+    #[serde(default)]
+    #[schema(value_type = Option<crate::api::openapi::FaultClass>, required = true)]
+    pub fault_class: Option<String>,
+    /// Triage: free text.
+    #[serde(default)]
+    #[schema(required = true)]
+    pub note: Option<String>,
+    /// The API token name of whoever last triaged it by hand (`anonymous` with no tokens
+    /// configured); `null`: never triaged by hand. Set, it means incident tools' later
+    /// updates leave the triage fields alone.
+    #[serde(default)]
+    #[schema(required = true)]
+    pub triaged_by: Option<String>,
+    /// When it was last triaged by hand.
+    #[serde(default)]
+    #[schema(required = true, format = DateTime)]
+    pub triaged_at: Option<String>,
     /// `resolved_at - opened_at`; `null` while open.
     #[schema(required = true)]
     pub duration_seconds: Option<f64>,
@@ -344,6 +413,10 @@ pub fn incident_json(i: &Incident, config: &MetricsConfig) -> IncidentJson {
         severity: i.severity.clone(),
         caused_by_deploy: i.caused_by_deploy,
         deployment_id: i.deployment_id.clone(),
+        fault_class: i.fault_class.map(|c| c.as_str().to_string()),
+        note: i.note.clone(),
+        triaged_by: i.triaged_by.clone(),
+        triaged_at: i.triaged_at.map(ts),
         duration_seconds: i.resolved_at.map(|r| r.seconds_since(i.opened_at)),
         production: config.production.contains(&i.environment),
         candidate_deployment_ids: None,
@@ -366,5 +439,53 @@ pub fn report_json(r: &crate::app::Report, config: &MetricsConfig) -> ReportJson
         organisation: metrics_json(&r.organisation, config),
         teams: r.teams.iter().map(|m| metrics_json(m, config)).collect(),
         services: r.services.iter().map(|m| metrics_json(m, config)).collect(),
+    }
+}
+
+/// One entry of an incident's triage log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = TriageEntry)]
+pub struct TriageEntryJson {
+    /// When the triage was made.
+    #[schema(format = DateTime)]
+    pub at: String,
+    /// The API token's name, or `anonymous` when no tokens are configured.
+    pub actor: String,
+    /// Each field the triage changed, in the order caused_by_deploy, deployment_id,
+    /// fault_class, note.
+    pub changes: Vec<TriageChangeJson>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = TriageChange)]
+pub struct TriageChangeJson {
+    /// `caused_by_deploy`, `deployment_id`, `fault_class` or `note`.
+    pub field: String,
+    /// The value before (`null`: unset): a boolean for `caused_by_deploy`, else a string.
+    #[schema(value_type = Object, required = true)]
+    pub old: serde_json::Value,
+    /// The value after (`null`: unset).
+    #[schema(value_type = Object, required = true)]
+    pub new: serde_json::Value,
+}
+
+pub fn triage_entry_json(e: &TriageEntry) -> TriageEntryJson {
+    let value = |field: &str, v: &Option<String>| match (field, v) {
+        (_, None) => serde_json::Value::Null,
+        ("caused_by_deploy", Some(b)) => serde_json::Value::Bool(b == "true"),
+        (_, Some(s)) => serde_json::Value::String(s.clone()),
+    };
+    TriageEntryJson {
+        at: ts(e.at),
+        actor: e.actor.clone(),
+        changes: e
+            .changes
+            .iter()
+            .map(|c| TriageChangeJson {
+                field: c.field.to_string(),
+                old: value(c.field, &c.old),
+                new: value(c.field, &c.new),
+            })
+            .collect(),
     }
 }

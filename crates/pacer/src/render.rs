@@ -1,7 +1,7 @@
 //! `pacer report` output: a table for terminals (bands coloured on a TTY), JSON, Markdown
 //! or CSV, all from the same [`ReportJson`] whether it was computed here or fetched.
 
-use crate::present::{MetricsJson, ReportJson};
+use crate::present::{ChaosAdvisoryJson, MetricsJson, ReportJson};
 use pacer_core::Band;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -123,7 +123,46 @@ fn footer(r: &ReportJson) -> String {
     if let Some(hint) = &o.change_failure_rate.hint {
         notes.push(hint.clone());
     }
+    let scopes = std::iter::once(("organisation".to_string(), o))
+        .chain(r.teams.iter().map(|m| {
+            let name = m.scope.team.clone().unwrap_or_default();
+            (format!("team {name}"), m)
+        }))
+        .chain(r.services.iter().map(|m| {
+            let name = m.scope.service.clone().unwrap_or_default();
+            (format!("service {name}"), m)
+        }));
+    for (scope, m) in scopes {
+        if let Some(a) = &m.chaos_advisory {
+            notes.extend(advisory_lines(&scope, a));
+        }
+    }
     notes.join("\n")
+}
+
+/// The chaos advisory of one scope, one line per fault class after a heading line.
+fn advisory_lines(scope: &str, a: &ChaosAdvisoryJson) -> Vec<String> {
+    let weekly: Vec<String> = a
+        .weekly_percent
+        .iter()
+        .map(|p| format!("{p:.1}%"))
+        .collect();
+    let mut lines = vec![format!(
+        "chaos advisory for {scope}: change failure rate above {}% for {} consecutive weeks ({}, oldest first); suggested GameDays:",
+        a.threshold_percent,
+        a.weeks,
+        weekly.join(", ")
+    )];
+    for c in &a.fault_classes {
+        lines.push(format!(
+            "  {}: {} incident(s), e.g. {} -> {}",
+            c.class,
+            c.incidents,
+            c.examples.join(", "),
+            c.experiment
+        ));
+    }
+    lines
 }
 
 pub fn table(r: &ReportJson, colours: bool) -> String {

@@ -14,7 +14,7 @@ pub const DEFAULT_WINDOW_DAYS: u32 = 30;
 pub const ENV_PREFIX: &str = "PACER";
 /// Environment variables the command line reads itself (`--config`, `--server`): they are
 /// not settings, and must not be read as a `config` key or as the `server` section.
-pub const CLI_ENV_VARS: &[&str] = &["PACER_CONFIG", "PACER_SERVER"];
+pub const CLI_ENV_VARS: &[&str] = &["PACER_CONFIG", "PACER_SERVER", "PACER_TOKEN"];
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -27,6 +27,8 @@ pub struct Settings {
     pub alerts: AlertSettings,
     /// `[webhooks]`: the signed vendor receivers (docs/integrations/).
     pub webhooks: WebhookSettings,
+    /// `[auth]`: API tokens, naming who triages (docs/triage.md).
+    pub auth: AuthSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,6 +54,8 @@ pub struct MetricsSettings {
     pub bands: BandThresholds,
     /// `[metrics.rework]`: branch and label rules that make a deployment unplanned.
     pub rework: pacer_core::ReworkRules,
+    /// `[metrics.chaos]`: when the chaos advisory appears (docs/triage.md).
+    pub chaos: pacer_core::ChaosRules,
 }
 
 /// `[alerts]`: what the alerting rules printed by `pacer rules` fire on.
@@ -166,6 +170,7 @@ impl Default for MetricsSettings {
             default_window_days: DEFAULT_WINDOW_DAYS,
             bands: BandThresholds::default(),
             rework: pacer_core::ReworkRules::default(),
+            chaos: pacer_core::ChaosRules::default(),
         }
     }
 }
@@ -203,6 +208,7 @@ impl Settings {
                 .with_list_parse_key("metrics.production_environments")
                 .with_list_parse_key("metrics.rework.unplanned_branches")
                 .with_list_parse_key("metrics.rework.unplanned_labels")
+                .with_list_parse_key("webhooks.pagerduty.secrets")
                 .try_parsing(true),
         );
         let settings: Settings = builder
@@ -240,6 +246,11 @@ impl Settings {
             .validate()
             .map_err(|e| anyhow::anyhow!(e))?;
         self.webhooks.validate()?;
+        self.metrics
+            .chaos
+            .validate()
+            .map_err(|e| anyhow::anyhow!(e))?;
+        self.auth.validate()?;
         Ok(())
     }
 
@@ -287,6 +298,68 @@ impl Serialize for Secret {
     }
 }
 
+/// `[auth]`: who is calling. For now it names the person behind a triage (the audit log's
+/// actor); issue 8 will require a token on every write.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// `[auth.tokens]`: name -> secret token, sent as `Authorization: Bearer <token>`. With
+    /// none configured, triage is anonymous; with some, triage requires one of them.
+    pub tokens: BTreeMap<String, Secret>,
+}
+
+/// The actor of a triage when the server has no `[auth.tokens]`.
+pub const ANONYMOUS: &str = "anonymous";
+
+impl AuthSettings {
+    /// The name of the `[auth.tokens]` entry whose secret is `given`, if any.
+    ///
+    /// Both sides are hashed first so every comparison has the same length, `ct_eq` takes the
+    /// same time wherever they differ, and every token is compared whether one matched or not.
+    pub fn token_name(&self, given: &str) -> Option<String> {
+        use sha2::{Digest, Sha256};
+        use subtle::ConstantTimeEq;
+        let given = Sha256::digest(given.as_bytes());
+        let mut found = None;
+        for (name, token) in &self.tokens {
+            let same: bool = Sha256::digest(token.expose().as_bytes())
+                .ct_eq(&given)
+                .into();
+            if same {
+                found = Some(name.clone());
+            }
+        }
+        found
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        for (name, token) in &self.tokens {
+            if name.trim().is_empty() || name.chars().any(char::is_control) {
+                anyhow::bail!(
+                    "auth.tokens has an empty or unprintable name {name:?}; name the person or tool, e.g. \"alice\""
+                );
+            }
+            if token.expose().trim().len() < MIN_TOKEN_LEN {
+                anyhow::bail!(
+                    "auth.tokens.{name:?} is shorter than {MIN_TOKEN_LEN} characters; use a random token, e.g. from `openssl rand -hex 32`"
+                );
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (name, token) in &self.tokens {
+            if !seen.insert(token.expose()) {
+                anyhow::bail!(
+                    "auth.tokens.{name:?} has the same token as another name; give each name its own token so the audit log knows who acted"
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Shortest accepted API token: long enough that guessing it is not a plan.
+pub const MIN_TOKEN_LEN: usize = 16;
+
 /// `[webhooks]`: one table per vendor receiver. A receiver without its secret or token
 /// refuses every request (403 naming the setting): unsigned traffic is never accepted.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -296,6 +369,12 @@ pub struct WebhookSettings {
     pub gitlab: GitlabWebhook,
     pub flux: FluxWebhook,
     pub argocd: ArgoCdWebhook,
+    /// `[webhooks.pagerduty]`: PagerDuty webhooks v3 incidents.
+    pub pagerduty: PagerDutyWebhook,
+    /// `[webhooks.opsgenie]`: OpsGenie outgoing webhook alerts as incidents.
+    pub opsgenie: OpsgenieWebhook,
+    /// `[webhooks.alertmanager]`: Alertmanager webhook receiver; matching alerts are incidents.
+    pub alertmanager: AlertmanagerWebhook,
     /// Source environment name -> Pacer environment, for every receiver whose payload names
     /// an environment (GitHub, GitLab, Argo CD's optional `environment`). Case-insensitive;
     /// a name not listed is kept as sent.
@@ -428,6 +507,188 @@ impl WebhookSettings {
         for (key, environment) in [
             ("webhooks.flux.environment", &self.flux.environment),
             ("webhooks.argocd.environment", &self.argocd.environment),
+        ] {
+            if environment.trim().is_empty() {
+                anyhow::bail!("{key} is empty; name the environment, e.g. \"production\"");
+            }
+        }
+        self.validate_incident_receivers()?;
+        Ok(())
+    }
+}
+
+/// `[webhooks.pagerduty]`: webhooks v3, `X-PagerDuty-Signature` (docs/integrations/pagerduty.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PagerDutyWebhook {
+    /// The subscription's signing secrets. Several may be active while one is rotated
+    /// (current and next); a delivery signed by any of them is accepted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<Secret>,
+    /// PagerDuty service name or id -> Pacer service; default: the PagerDuty service name.
+    pub services: BTreeMap<String, String>,
+    /// The Pacer environment of PagerDuty incidents.
+    pub environment: String,
+}
+
+impl Default for PagerDutyWebhook {
+    fn default() -> Self {
+        PagerDutyWebhook {
+            secrets: Vec::new(),
+            services: BTreeMap::new(),
+            environment: DEFAULT_INCIDENT_ENVIRONMENT.into(),
+        }
+    }
+}
+
+pub const DEFAULT_INCIDENT_ENVIRONMENT: &str = "production";
+
+/// `[webhooks.opsgenie]`: the outgoing Webhook integration, authenticated by a custom
+/// header or basic auth (OpsGenie signs nothing) (docs/integrations/opsgenie.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OpsgenieWebhook {
+    /// The custom header the integration sends (`header` = `token`).
+    pub header: String,
+    /// The exact value of that header, e.g. `"Bearer <random>"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<Secret>,
+    /// Basic auth instead of (or beside) the header.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
+    /// Where the service comes from: `"tag:<key>"` (a tag `<key>:<name>`), `"entity"` or
+    /// `"alias"`.
+    pub service_from: String,
+    /// Name found there -> Pacer service; default: the name itself.
+    pub services: BTreeMap<String, String>,
+    pub environment: String,
+}
+
+impl Default for OpsgenieWebhook {
+    fn default() -> Self {
+        OpsgenieWebhook {
+            header: "Authorization".into(),
+            token: None,
+            username: None,
+            password: None,
+            service_from: "tag:service".into(),
+            services: BTreeMap::new(),
+            environment: DEFAULT_INCIDENT_ENVIRONMENT.into(),
+        }
+    }
+}
+
+/// `[webhooks.alertmanager]`: a `webhook_configs` receiver, authenticated by the
+/// receiver's `http_config` (bearer `authorization` or `basic_auth`)
+/// (docs/integrations/alertmanager.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertmanagerWebhook {
+    /// `http_config.authorization.credentials` (sent as `Authorization: Bearer ...`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<Secret>,
+    /// `http_config.basic_auth`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
+    /// Alertmanager matchers (`name="v"`, `!=`, `=~`, `!~`; regexes anchored); an alert
+    /// becomes an incident only when it matches all of them. Empty: every alert sent.
+    pub matchers: Vec<String>,
+    /// The label naming the service.
+    pub service_label: String,
+    /// Label value -> Pacer service; default: the value itself.
+    pub services: BTreeMap<String, String>,
+    pub environment: String,
+}
+
+impl Default for AlertmanagerWebhook {
+    fn default() -> Self {
+        AlertmanagerWebhook {
+            token: None,
+            username: None,
+            password: None,
+            matchers: Vec::new(),
+            service_label: "service".into(),
+            services: BTreeMap::new(),
+            environment: DEFAULT_INCIDENT_ENVIRONMENT.into(),
+        }
+    }
+}
+
+impl WebhookSettings {
+    fn validate_incident_receivers(&self) -> anyhow::Result<()> {
+        let (pd, og, am) = (&self.pagerduty, &self.opsgenie, &self.alertmanager);
+        if pd.secrets.iter().any(|s| s.expose().trim().is_empty()) {
+            anyhow::bail!(
+                "webhooks.pagerduty.secrets has an empty secret: list the subscription's \
+                 signing secrets, or remove the setting to disable the receiver"
+            );
+        }
+        let secrets = [
+            ("webhooks.opsgenie.token", &og.token),
+            ("webhooks.opsgenie.password", &og.password),
+            ("webhooks.alertmanager.token", &am.token),
+            ("webhooks.alertmanager.password", &am.password),
+        ];
+        for (key, secret) in secrets {
+            if secret
+                .as_ref()
+                .is_some_and(|s| s.expose().trim().is_empty())
+            {
+                anyhow::bail!(
+                    "{key} is empty: set it to the credential the sender uses, or remove it \
+                     to disable that way in"
+                );
+            }
+        }
+        for (prefix, user, password) in [
+            ("webhooks.opsgenie", &og.username, &og.password),
+            ("webhooks.alertmanager", &am.username, &am.password),
+        ] {
+            if user.is_some() != password.is_some() {
+                anyhow::bail!(
+                    "{prefix}.username and {prefix}.password go together: set both for basic \
+                     auth, or neither"
+                );
+            }
+        }
+        if og.header.trim().is_empty()
+            || axum::http::HeaderName::from_bytes(og.header.trim().as_bytes()).is_err()
+        {
+            anyhow::bail!(
+                "webhooks.opsgenie.header = {:?} is not an HTTP header name; use e.g. \
+                 \"Authorization\" or \"X-Pacer-Token\"",
+                og.header
+            );
+        }
+        crate::api::webhooks::opsgenie_service_source(&og.service_from)
+            .map_err(|e| anyhow::anyhow!("webhooks.opsgenie.service_from: {e}"))?;
+        for m in &am.matchers {
+            crate::api::webhooks::alertmanager_matcher(m)
+                .map_err(|e| anyhow::anyhow!("webhooks.alertmanager.matchers: {e}"))?;
+        }
+        if am.service_label.trim().is_empty() {
+            anyhow::bail!(
+                "webhooks.alertmanager.service_label is empty; name a label, e.g. \"service\""
+            );
+        }
+        let maps = [
+            ("webhooks.pagerduty.services", &pd.services),
+            ("webhooks.opsgenie.services", &og.services),
+            ("webhooks.alertmanager.services", &am.services),
+        ];
+        for (table, map) in maps {
+            if let Some((key, _)) = map.iter().find(|(_, v)| v.trim().is_empty()) {
+                anyhow::bail!("{table}.{key:?} maps to an empty name; name a service");
+            }
+        }
+        for (key, environment) in [
+            ("webhooks.pagerduty.environment", &pd.environment),
+            ("webhooks.opsgenie.environment", &og.environment),
+            ("webhooks.alertmanager.environment", &am.environment),
         ] {
             if environment.trim().is_empty() {
                 anyhow::bail!("{key} is empty; name the environment, e.g. \"production\"");

@@ -52,6 +52,9 @@ const INGEST_SOURCES: &[(&str, &str)] = &[
     ("/webhooks/gitlab", "gitlab"),
     ("/webhooks/flux", "flux"),
     ("/webhooks/argocd", "argocd"),
+    ("/webhooks/pagerduty", "pagerduty"),
+    ("/webhooks/opsgenie", "opsgenie"),
+    ("/webhooks/alertmanager", "alertmanager"),
 ];
 
 /// The ingest source a request writes to, judged from its method and path; `None` for

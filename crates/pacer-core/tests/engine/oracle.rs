@@ -267,5 +267,6 @@ pub fn metrics(
         untriaged_incidents: untriaged,
         overall_band,
         rework_rate,
+        chaos_advisory: None,
     }
 }

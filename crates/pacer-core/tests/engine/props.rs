@@ -225,6 +225,7 @@ fn arb_incident(environments: &'static [&'static str]) -> impl Strategy<Value = 
                     severity: None,
                     caused_by_deploy: Some(caused),
                     deployment_id: Some(named),
+                    ..IncidentUpdate::default()
                 }];
                 for (resolved, caused, named, service) in followups {
                     updates.push(IncidentUpdate {

@@ -5,7 +5,7 @@
 //! functions annotated with `#[utoipa::path]` below are never called: they only carry the
 //! description of the route of the same name in `routes.rs`.
 
-use crate::present::{DeploymentJson, IncidentJson, MetricsJson, ReportJson};
+use crate::present::{DeploymentJson, IncidentJson, MetricsJson, ReportJson, TriageEntryJson};
 use std::borrow::Cow;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{
@@ -51,6 +51,7 @@ than 5 samples is flagged with `low_confidence: true`.";
         list_incidents,
         get_incident,
         patch_incident,
+        get_triage_history,
         get_metrics,
         list_services,
         get_report,
@@ -126,6 +127,21 @@ pub enum Band {
 pub enum AttributionPolicy {
     Explicit,
     Window,
+}
+
+/// What kind of fault an incident was, from a fixed vocabulary (docs/triage.md): it picks
+/// the experiment the chaos advisory suggests.
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code, reason = "documentation only")]
+pub enum FaultClass {
+    BadConfiguration,
+    CodeDefect,
+    DependencyFailure,
+    Capacity,
+    BadMigration,
+    Infrastructure,
+    Other,
 }
 
 /// The outcome of a deployment. Accepted case-insensitively.
@@ -262,8 +278,10 @@ pub struct IncidentRequest {
     deployment_id: Option<String>,
 }
 
-/// Triage of a recorded incident: at least one of the two fields. A field left out keeps its
-/// stored value; `null` clears it.
+/// Triage of a recorded incident: at least one field. A field left out keeps its stored
+/// value; `null` clears it. Each change is written to the incident's triage log with the
+/// API token's name (`anonymous` when the server has no `[auth.tokens]`). Once triaged here,
+/// an incident tool's later update never changes these fields.
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(min_properties = 1)]
@@ -275,6 +293,11 @@ pub struct TriageRequest {
     /// `candidate_deployments`); `null` clears the attribution.
     #[schema(min_length = 1, max_length = 1024)]
     deployment_id: Option<String>,
+    /// The kind of fault; an unknown name is refused with the vocabulary.
+    fault_class: Option<FaultClass>,
+    /// Free text (line breaks allowed), trimmed, at most 2000 characters.
+    #[schema(min_length = 1, max_length = 2000)]
+    note: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -318,6 +341,16 @@ pub struct IncidentDetail {
     /// Successful production deployments of the incident's service (of any service when it names
     /// none) within 1 hour before it opened, newest first: what to triage it against.
     candidate_deployments: Vec<DeploymentJson>,
+    /// Every triage made by hand, oldest first: who, when, and each field's old and new value.
+    triage_history: Vec<TriageEntryJson>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "documentation only")]
+pub struct TriageHistory {
+    incident_id: String,
+    /// Oldest first.
+    triage_history: Vec<TriageEntryJson>,
 }
 
 /// One page of deployments, newest first.
@@ -625,7 +658,9 @@ fn get_incident() {}
 
 /// Triage an incident
 ///
-/// Sets whether a recorded incident was caused by a deployment, and/or which one.
+/// Sets whether a recorded incident was caused by a deployment, which one, its fault class and
+/// a note, and records who changed what in the incident's triage log. When the server has
+/// `[auth.tokens]`, send `Authorization: Bearer <token>`: the token's name is the actor.
 #[utoipa::path(
     patch,
     path = "/api/v1/incidents/{id}",
@@ -634,11 +669,12 @@ fn get_incident() {}
     request_body(
         content = TriageRequest,
         description = "The triage",
-        example = json!({"caused_by_deploy": true, "deployment_id": "deploy-2026-03-15-1"})
+        example = json!({"caused_by_deploy": true, "deployment_id": "deploy-2026-03-15-1", "fault_class": "bad_configuration", "note": "feature flag default flipped in the release"})
     ),
     responses(
         (status = 200, description = "Triaged; the incident and its candidate deployments", body = IncidentDetail),
-        (status = 400, description = "Malformed body, neither field sent, or `deployment_id` not a recorded deployment (`bad_json`, `missing_field`, `invalid_field`, `unknown_field`, `bad_body`)", body = ErrorBody),
+        (status = 400, description = "Malformed body, no field sent, `deployment_id` not a recorded deployment, or `fault_class` not in the vocabulary (`bad_json`, `missing_field`, `invalid_field`, `unknown_field`, `bad_body`)", body = ErrorBody),
+        (status = 401, description = "The server has `[auth.tokens]` and the request carries no matching `Authorization: Bearer` token (`unauthorized`)", body = ErrorBody),
         (status = 404, description = "No incident with that id; record it first with POST /api/v1/incidents (`not_found`)", body = ErrorBody),
         (status = 413, description = "Body larger than `server.body_limit_bytes` (`body_too_large`)", body = ErrorBody),
         (status = 500, description = "The database failed (`internal`); the server log has the cause", body = ErrorBody),
@@ -646,6 +682,23 @@ fn get_incident() {}
 )]
 #[allow(dead_code, reason = "documentation only")]
 fn patch_incident() {}
+
+/// The triage log of an incident
+///
+/// Every triage made through `PATCH /api/v1/incidents/{id}`, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents/{id}/triage",
+    tag = "events",
+    params(("id" = String, Path, description = "The incident's id")),
+    responses(
+        (status = 200, description = "The triage log", body = TriageHistory),
+        (status = 404, description = "No incident with that id (`not_found`)", body = ErrorBody),
+        (status = 500, description = "The database failed (`internal`); the server log has the cause", body = ErrorBody),
+    )
+)]
+#[allow(dead_code, reason = "documentation only")]
+fn get_triage_history() {}
 
 /// Metrics of one scope
 ///
@@ -776,6 +829,7 @@ mod tests {
             ("/api/v1/deployments/{id}", &["get"]),
             ("/api/v1/incidents", &["get", "post"]),
             ("/api/v1/incidents/{id}", &["get", "patch"]),
+            ("/api/v1/incidents/{id}/triage", &["get"]),
             ("/api/v1/metrics", &["get"]),
             ("/api/v1/services", &["get"]),
             ("/api/v1/report", &["get"]),
@@ -830,7 +884,11 @@ mod tests {
         );
         assert_eq!(
             statuses("/api/v1/incidents/{id}", "patch"),
-            ["200", "400", "404", "413", "500"]
+            ["200", "400", "401", "404", "413", "500"]
+        );
+        assert_eq!(
+            statuses("/api/v1/incidents/{id}/triage", "get"),
+            ["200", "404", "500"]
         );
         assert_eq!(
             statuses("/api/v1/deployments/{id}", "get"),

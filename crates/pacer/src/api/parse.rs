@@ -2,7 +2,7 @@
 
 use super::error::ApiError;
 use super::input::{Fields, MAX_TEXT_LEN};
-use pacer_core::{Change, DeployStatus, Deployment, IncidentUpdate, Timestamp};
+use pacer_core::{Change, DeployStatus, Deployment, FaultClass, IncidentUpdate, Timestamp};
 use serde_json::Value;
 
 pub const DEPLOYMENT_FIELDS: &[&str] = &[
@@ -32,7 +32,9 @@ pub const INCIDENT_FIELDS: &[&str] = &[
     "caused_by_deploy",
     "deployment_id",
 ];
-pub const TRIAGE_FIELDS: &[&str] = &["caused_by_deploy", "deployment_id"];
+pub const TRIAGE_FIELDS: &[&str] = &["caused_by_deploy", "deployment_id", "fault_class", "note"];
+/// Longest triage note, in characters: room for a paragraph and a link, not a postmortem.
+pub const MAX_NOTE_CHARS: usize = 2000;
 
 /// Most changes one deployment may carry.
 pub const MAX_CHANGES: usize = 10_000;
@@ -204,6 +206,7 @@ pub fn incident(bytes: &[u8]) -> Result<IncidentUpdate, ApiError> {
         severity,
         caused_by_deploy,
         deployment_id,
+        ..IncidentUpdate::default()
     })
 }
 
@@ -211,17 +214,65 @@ pub fn triage(bytes: &[u8], id: String) -> Result<IncidentUpdate, ApiError> {
     let mut f = Fields::from_body(bytes, TRIAGE_FIELDS)?;
     let caused_by_deploy = f.nullable_bool("caused_by_deploy")?;
     let deployment_id = f.nullable_text("deployment_id")?;
+    let fault_class = match f.nullable_text("fault_class")? {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(name)) => Some(Some(FaultClass::parse(&name).ok_or_else(|| {
+            ApiError::invalid(format!(
+                "fault_class {name:?} is not in the vocabulary; use one of: {} (docs/triage.md)",
+                FaultClass::vocabulary()
+            ))
+        })?)),
+    };
+    let note = note(f.take("note"))?;
     f.finish()?;
-    if caused_by_deploy.is_none() && deployment_id.is_none() {
-        return Err(ApiError::bad(
-            "missing_field",
-            "send caused_by_deploy (true, false or null) and/or deployment_id to triage the incident",
-        ));
-    }
-    Ok(IncidentUpdate {
+    let update = IncidentUpdate {
         id,
         caused_by_deploy,
         deployment_id,
+        fault_class,
+        note,
         ..IncidentUpdate::default()
-    })
+    };
+    if !update.carries_triage() {
+        return Err(ApiError::bad(
+            "missing_field",
+            "send at least one of caused_by_deploy (true, false or null), deployment_id, fault_class or note to triage the incident",
+        ));
+    }
+    Ok(update)
+}
+
+/// `note`: free text (line breaks allowed), trimmed, at most [`MAX_NOTE_CHARS`]
+/// characters; `null` clears it.
+fn note(value: Option<Value>) -> Result<Option<Option<String>>, ApiError> {
+    match value {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(Value::String(text)) => {
+            let text = text.trim();
+            let chars = text.chars().count();
+            if text.is_empty() {
+                Err(ApiError::invalid(
+                    "note must not be empty; send null to clear it",
+                ))
+            } else if chars > MAX_NOTE_CHARS {
+                Err(ApiError::invalid(format!(
+                    "note is {chars} characters long; the limit is {MAX_NOTE_CHARS}: link to the postmortem instead of pasting it"
+                )))
+            } else if text
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t')
+            {
+                Err(ApiError::invalid(
+                    "note contains control characters other than line breaks and tabs; send plain text",
+                ))
+            } else {
+                Ok(Some(Some(text.to_string())))
+            }
+        }
+        Some(_) => Err(ApiError::invalid(
+            "note must be a string (or null to clear it)",
+        )),
+    }
 }

@@ -1,19 +1,22 @@
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::input::{QueryParams, read_body};
 use super::parse;
 use crate::app::Pacer;
 use crate::exposition;
-use crate::present::{deployment_json, incident_json, metrics_json, report_json};
+use crate::present::{
+    TriageEntryJson, deployment_json, incident_json, metrics_json, report_json, triage_entry_json,
+};
+use crate::settings::AuthSettings;
 use crate::store::{ListQuery, Recorded};
 use crate::timefmt;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use pacer_core::config::ATTRIBUTION_WINDOW_SECONDS;
-use pacer_core::{Scope, Window};
+use pacer_core::{Scope, TriageBy, Window};
 use serde_json::json;
 
 pub fn routes() -> Router<Pacer> {
@@ -30,6 +33,7 @@ pub fn routes() -> Router<Pacer> {
             "/api/v1/incidents/{id}",
             get(get_incident).patch(patch_incident),
         )
+        .route("/api/v1/incidents/{id}/triage", get(get_triage_history))
         .route("/api/v1/metrics", get(get_metrics))
         .route("/api/v1/services", get(list_services))
         .route("/api/v1/report", get(get_report))
@@ -212,6 +216,7 @@ async fn list_incidents(State(p): State<Pacer>, RawQuery(raw): RawQuery) -> ApiR
 async fn post_incident(State(p): State<Pacer>, body: Body) -> ApiResult {
     let bytes = read_body(body, p.settings.server.body_limit_bytes).await?;
     let update = parse::incident(&bytes)?;
+    let sent_triage = update.carries_triage();
     let (incident, recorded) = p.store.record_incident(update).await?;
     // Created or updated: either way a new state of the incident was recorded.
     p.telemetry.ingested("api", "incident", 1);
@@ -220,11 +225,16 @@ async fn post_incident(State(p): State<Pacer>, body: Body) -> ApiResult {
         Recorded::AlreadyRecorded => StatusCode::OK,
     };
     tracing::info!(id = %incident.id, ?recorded, "incident");
-    Ok((
-        status,
-        Json(json!({"id": incident.id, "incident": incident_json(&incident, &p.config)})),
-    )
-        .into_response())
+    let mut answer = json!({"id": incident.id, "incident": incident_json(&incident, &p.config)});
+    // POST never marks a human triage, so a human-triaged result means the triage fields
+    // sent here were ignored: say so rather than answer as if they had been applied.
+    if sent_triage && let Some(by) = &incident.triaged_by {
+        answer["triage_kept"] = json!(format!(
+            "caused_by_deploy and deployment_id were not applied: {by} triaged this incident by hand, and a person's triage decision is kept over an incident tool's update; change it with PATCH /api/v1/incidents/{}",
+            incident.id
+        ));
+    }
+    Ok((status, Json(answer)).into_response())
 }
 
 async fn get_incident(State(p): State<Pacer>, Path(id): Path<String>) -> ApiResult {
@@ -233,9 +243,36 @@ async fn get_incident(State(p): State<Pacer>, Path(id): Path<String>) -> ApiResu
         .incident(&id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no incident with id {id:?}")))?;
-    let candidates = candidates(&p, &incident).await?;
-    Ok(Json(json!({"incident": incident_json(&incident, &p.config), "candidate_deployments": candidates}))
-        .into_response())
+    incident_detail(&p, &incident).await
+}
+
+/// An incident with its candidate deployments and its triage log.
+async fn incident_detail(p: &Pacer, incident: &pacer_core::Incident) -> ApiResult {
+    let candidates = candidates(p, incident).await?;
+    let history = triage_history_json(p, &incident.id).await?;
+    Ok(Json(json!({
+        "incident": incident_json(incident, &p.config),
+        "candidate_deployments": candidates,
+        "triage_history": history,
+    }))
+    .into_response())
+}
+
+async fn triage_history_json(p: &Pacer, id: &str) -> Result<Vec<TriageEntryJson>, ApiError> {
+    Ok(p.store
+        .triage_history(id)
+        .await?
+        .iter()
+        .map(triage_entry_json)
+        .collect())
+}
+
+async fn get_triage_history(State(p): State<Pacer>, Path(id): Path<String>) -> ApiResult {
+    if p.store.incident(&id).await?.is_none() {
+        return Err(ApiError::NotFound(format!("no incident with id {id:?}")));
+    }
+    let history = triage_history_json(&p, &id).await?;
+    Ok(Json(json!({"incident_id": id, "triage_history": history})).into_response())
 }
 
 /// Successful production deployments of the incident's service (any service when it
@@ -266,9 +303,26 @@ async fn candidates(
         .collect())
 }
 
-async fn patch_incident(State(p): State<Pacer>, Path(id): Path<String>, body: Body) -> ApiResult {
+async fn patch_incident(
+    State(p): State<Pacer>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    // Who triages comes first: an unauthenticated request learns nothing about the body
+    // or the incident.
+    let actor = match triage_actor(&p.settings.auth, &headers) {
+        Ok(actor) => actor,
+        Err(message) => return unauthorized(message),
+    };
+    triage(p, id, actor, body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn triage(p: Pacer, id: String, actor: String, body: Body) -> ApiResult {
     let bytes = read_body(body, p.settings.server.body_limit_bytes).await?;
-    let update = parse::triage(&bytes, id.clone())?;
+    let mut update = parse::triage(&bytes, id.clone())?;
     if p.store.incident(&id).await?.is_none() {
         return Err(ApiError::NotFound(format!(
             "no incident with id {id:?}; record it first with POST /api/v1/incidents"
@@ -281,12 +335,61 @@ async fn patch_incident(State(p): State<Pacer>, Path(id): Path<String>, body: Bo
             "deployment_id {dep:?} is not a recorded deployment; GET /api/v1/incidents/{id} lists the candidates"
         )));
     }
+    update.triage_by = Some(TriageBy {
+        actor: actor.clone(),
+        at: timefmt::now(),
+    });
     let (incident, _) = p.store.record_incident(update).await?;
     p.telemetry.ingested("api", "triage", 1);
-    let candidates = candidates(&p, &incident).await?;
-    tracing::info!(id = %incident.id, caused_by_deploy = ?incident.caused_by_deploy, "triage");
-    Ok(Json(json!({"incident": incident_json(&incident, &p.config), "candidate_deployments": candidates}))
-        .into_response())
+    tracing::info!(
+        id = %incident.id,
+        %actor,
+        caused_by_deploy = ?incident.caused_by_deploy,
+        fault_class = ?incident.fault_class,
+        "triage"
+    );
+    incident_detail(&p, &incident).await
+}
+
+/// The name a triage is recorded under: the `[auth.tokens]` entry whose token the request
+/// carries as `Authorization: Bearer <token>`, or `anonymous` when no tokens are configured.
+/// `Err` is the 401 message.
+fn triage_actor(auth: &AuthSettings, headers: &HeaderMap) -> Result<String, String> {
+    if auth.tokens.is_empty() {
+        return Ok(crate::settings::ANONYMOUS.to_string());
+    }
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|t| !t.is_empty());
+    let Some(given) = given else {
+        return Err(
+            "triage needs an API token: send `Authorization: Bearer <token>` with a token from \
+             the server's [auth.tokens] (pacer incident triage --token or PACER_TOKEN)"
+                .to_string(),
+        );
+    };
+    auth.token_name(given).ok_or_else(|| {
+        "the bearer token matches no [auth.tokens] entry: check the token (pacer incident \
+         triage --token or PACER_TOKEN), or ask whoever runs the server for one"
+            .to_string()
+    })
+}
+
+fn unauthorized(message: String) -> Response {
+    tracing::warn!(error = %message, "triage refused");
+    let mut response = (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Bearer")],
+        Json(json!({"error": message, "code": "unauthorized"})),
+    )
+        .into_response();
+    // The marker ApiError leaves, so refusals are counted by reason.
+    response.extensions_mut().insert(ErrorCode("unauthorized"));
+    response
 }
 
 /// The DORA figures of every scope over the default window ending now, then Pacer's own

@@ -3,8 +3,9 @@
 
 use super::{Base, Found, Lookup, Origin, Repo};
 use crate::cli::RecordArgs;
+use crate::http::send;
 use crate::{github, timefmt};
-use anyhow::{Context, bail};
+use anyhow::Context;
 use pacer_core::Timestamp;
 use serde_json::{Value, json};
 
@@ -14,24 +15,6 @@ struct Previous {
     id: String,
     sha: String,
     deployed_at: String,
-}
-
-/// Sends a request to the Pacer server; the status and JSON body, or the server's message.
-async fn send(request: reqwest::RequestBuilder) -> anyhow::Result<(u16, Value)> {
-    let response = request
-        .send()
-        .await
-        .context("cannot reach the Pacer server; check --server or PACER_SERVER")?;
-    let status = response.status();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    if !status.is_success() {
-        let message = body
-            .get("error")
-            .and_then(Value::as_str)
-            .unwrap_or("no error message");
-        bail!("server answered {status}: {message}");
-    }
-    Ok((status.as_u16(), body))
 }
 
 /// Pages through `GET /api/v1/deployments?service=S&status=success` (newest first) to the

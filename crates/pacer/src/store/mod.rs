@@ -49,6 +49,60 @@ pub enum WebhookDelivery {
     AlreadyProcessed { deployment_id: String },
 }
 
+/// One incident-tool event (PagerDuty, OpsGenie, Alertmanager), already parsed: what it
+/// says about the incident at `occurred_at`. Deliveries may arrive out of order; the store
+/// applies each part only when no newer event already set it (see
+/// [`Store::record_incident_event`]). It never carries triage: only people triage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentEvent {
+    pub incident_id: String,
+    /// When the tool says the event happened; orders deliveries.
+    pub occurred_at: Timestamp,
+    /// When the incident opened, when the payload says (PagerDuty `created_at`, OpsGenie
+    /// `createdAt`, Alertmanager `startsAt`); a new incident without it opens at
+    /// `occurred_at`.
+    pub opened_at: Option<Timestamp>,
+    /// Open or resolved as of `occurred_at`; `None`: the event says nothing (a note).
+    pub state: Option<IncidentState>,
+    pub service: Option<String>,
+    pub severity: Option<String>,
+    /// The environment a new incident gets.
+    pub environment: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IncidentState {
+    Open,
+    /// Resolved at `at`. `exact: false` when the event only reports the status (a later
+    /// priority change of a resolved incident): a resolution time already stored wins.
+    Resolved {
+        at: Timestamp,
+        exact: bool,
+    },
+}
+
+/// What an incident-tool delivery did (see [`Store::record_incident_event`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum IncidentDelivery {
+    Processed {
+        incident: Incident,
+        recorded: Recorded,
+        /// The event's state was older than the stored one and was not applied.
+        stale: bool,
+    },
+    /// This delivery was processed before; nothing was written.
+    AlreadyProcessed { incident_id: String },
+}
+
+/// One human triage that changed an incident: who (the API token's name), when, and
+/// each field's old and new value (as text; `None`: unset).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TriageEntry {
+    pub at: Timestamp,
+    pub actor: String,
+    pub changes: Vec<pacer_core::TriageChange>,
+}
+
 /// What setting a deployment's precomputed lead time did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LeadTimeSet {
@@ -115,6 +169,20 @@ pub trait Store: Send + Sync {
         delivery_key: &str,
         deployment: &Deployment,
     ) -> Result<WebhookDelivery, StoreError>;
+
+    /// Merges one incident-tool delivery, keyed by `(source, delivery_key)`, in one
+    /// transaction: a delivery seen before writes nothing; the open/resolved state,
+    /// severity and service each take the newest event's value (by `occurred_at`), so
+    /// deliveries in any order converge; triage fields are never touched.
+    async fn record_incident_event(
+        &self,
+        source: &str,
+        delivery_key: &str,
+        event: &IncidentEvent,
+    ) -> Result<IncidentDelivery, StoreError>;
+
+    /// The triage log of an incident, oldest first (empty for an unknown id).
+    async fn triage_history(&self, id: &str) -> Result<Vec<TriageEntry>, StoreError>;
 
     async fn deployment(&self, id: &str) -> Result<Option<Deployment>, StoreError>;
     async fn incident(&self, id: &str) -> Result<Option<Incident>, StoreError>;

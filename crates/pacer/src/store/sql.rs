@@ -1,13 +1,16 @@
 //! The SQL store. It talks to the database through sqlx's `Any` driver with portable SQL
 //! (`$n` placeholders, `ON CONFLICT`, row values), so the PostgreSQL backend can share it.
 
+use super::TriageEntry;
 use super::writer::{WriteOp, WriteOutcome, Writer};
+use super::{IncidentDelivery, IncidentEvent};
 use super::{LeadTimeSet, ListQuery, Recorded, ServiceRecord, Store, StoreError, WebhookDelivery};
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
 use pacer_core::{
     Change, DeployStatus, Deployment, EventSet, Incident, IncidentUpdate, Timestamp, Window,
 };
+use pacer_core::{FaultClass, TriageChange};
 use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::query::Query;
@@ -31,6 +34,16 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "rework",
         include_str!("../../migrations/sqlite/0003_rework.sql"),
     ),
+    (
+        4,
+        "triage",
+        include_str!("../../migrations/sqlite/0004_triage.sql"),
+    ),
+    (
+        5,
+        "incident_events",
+        include_str!("../../migrations/sqlite/0005_incident_events.sql"),
+    ),
 ];
 
 /// Bound parameters per statement stay well under SQLite's and PostgreSQL's limits.
@@ -38,8 +51,8 @@ pub(super) const MAX_PARAMS_PER_QUERY: usize = 500;
 
 const DEPLOYMENT_COLUMNS: &str = "id, service, environment, status, deployed_at, sha, repo, team, \
      lead_time_seconds, marked_hotfix, marked_rollback, branch, labels";
-pub(super) const INCIDENT_COLUMNS: &str =
-    "id, service, environment, opened_at, resolved_at, severity, caused_by_deploy, deployment_id";
+pub(super) const INCIDENT_COLUMNS: &str = "id, service, environment, opened_at, resolved_at, severity, caused_by_deploy, deployment_id, \
+     fault_class, note, triaged_by, triaged_at";
 
 /// A store over SQL. Writes go through a one-connection pool: SQLite allows one writer
 /// at a time, and queueing in the pool is cheaper than retrying on `SQLITE_BUSY`.
@@ -208,8 +221,52 @@ pub(super) fn incident_from_row(row: &AnyRow) -> Result<Incident, StoreError> {
         severity: row.try_get("severity")?,
         caused_by_deploy: caused.map(|c| c != 0),
         deployment_id: row.try_get("deployment_id")?,
+        fault_class: match row.try_get::<Option<String>, _>("fault_class")? {
+            None => None,
+            Some(c) => Some(
+                FaultClass::parse(&c)
+                    .ok_or_else(|| StoreError::Corrupt(format!("incident fault_class {c:?}")))?,
+            ),
+        },
+        note: row.try_get("note")?,
+        triaged_by: row.try_get("triaged_by")?,
+        triaged_at: row
+            .try_get::<Option<i64>, _>("triaged_at")?
+            .map(Timestamp::from_millis),
     })
 }
+
+/// A triage log row: `changes` is `{field: {"old": v, "new": v}}` as JSON text.
+fn triage_entry_from_row(row: &AnyRow) -> Result<TriageEntry, StoreError> {
+    let text: String = row.try_get("changes")?;
+    let corrupt = || StoreError::Corrupt(format!("triage log changes {text:?}"));
+    let map: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&text).map_err(|_| corrupt())?;
+    let mut changes = Vec::new();
+    for (field, values) in map {
+        let field = TRIAGE_FIELDS
+            .iter()
+            .find(|f| **f == field)
+            .copied()
+            .ok_or_else(corrupt)?;
+        let value = |k: &str| values.get(k).and_then(|v| v.as_str()).map(String::from);
+        changes.push(TriageChange {
+            field,
+            old: value("old"),
+            new: value("new"),
+        });
+    }
+    changes.sort_by_key(|c| TRIAGE_FIELDS.iter().position(|f| *f == c.field));
+    Ok(TriageEntry {
+        at: Timestamp::from_millis(row.try_get("at")?),
+        actor: row.try_get("actor")?,
+        changes,
+    })
+}
+
+/// The triage fields, in the order the log shows them.
+pub(super) const TRIAGE_FIELDS: [&str; 4] =
+    ["caused_by_deploy", "deployment_id", "fault_class", "note"];
 
 pub(super) fn env_key(environment: &str) -> String {
     environment.trim().to_lowercase()
@@ -474,6 +531,23 @@ impl Store for SqlStore {
         }
     }
 
+    async fn record_incident_event(
+        &self,
+        source: &str,
+        delivery_key: &str,
+        event: &IncidentEvent,
+    ) -> Result<IncidentDelivery, StoreError> {
+        let op = WriteOp::IncidentEvent {
+            source: source.to_string(),
+            key: delivery_key.to_string(),
+            event: event.clone(),
+        };
+        match self.writer.submit(op).await? {
+            WriteOutcome::IncidentEvent(outcome) => Ok(outcome),
+            _ => unreachable!("an incident event answers with an incident event outcome"),
+        }
+    }
+
     async fn deployment(&self, id: &str) -> Result<Option<Deployment>, StoreError> {
         Ok(self.deployments_by_id(&[id.to_string()]).await?.pop())
     }
@@ -484,6 +558,16 @@ impl Store for SqlStore {
             .fetch_incidents(query(sql).bind(id.to_string()))
             .await?
             .pop())
+    }
+
+    async fn triage_history(&self, id: &str) -> Result<Vec<TriageEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT at, actor, changes FROM incident_triage_log WHERE incident_id = $1 ORDER BY seq",
+        )
+        .bind(id.to_string())
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(triage_entry_from_row).collect()
     }
 
     async fn list_deployments(&self, lq: &ListQuery) -> Result<Vec<Deployment>, StoreError> {

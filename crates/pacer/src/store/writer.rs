@@ -9,6 +9,7 @@
 use super::sql::{
     INCIDENT_COLUMNS, env_key, incident_from_row, labels_column, placeholders, query,
 };
+use super::{IncidentDelivery, IncidentEvent, IncidentState};
 use super::{LeadTimeSet, Recorded, StoreError, WebhookDelivery};
 use pacer_core::{Deployment, Incident, IncidentUpdate, Timestamp};
 use sqlx::{AnyConnection, AnyPool, Row};
@@ -33,6 +34,11 @@ pub enum WriteOp {
         key: String,
         deployment: Deployment,
     },
+    IncidentEvent {
+        source: String,
+        key: String,
+        event: IncidentEvent,
+    },
 }
 
 pub enum WriteOutcome {
@@ -40,6 +46,7 @@ pub enum WriteOutcome {
     Incident(Incident, Recorded),
     LeadTime(LeadTimeSet),
     WebhookDelivery(WebhookDelivery),
+    IncidentEvent(IncidentDelivery),
 }
 
 struct Job {
@@ -113,6 +120,7 @@ async fn write_batch(
     let mut incidents = Vec::new();
     let mut lead_times = Vec::new();
     let mut webhook_deliveries = Vec::new();
+    let mut incident_events = Vec::new();
     for (i, op) in ops.into_iter().enumerate() {
         match op {
             WriteOp::Deployment(d) => deployments.push((i, d)),
@@ -126,6 +134,9 @@ async fn write_batch(
                 key,
                 deployment,
             } => webhook_deliveries.push((i, source, key, deployment)),
+            WriteOp::IncidentEvent { source, key, event } => {
+                incident_events.push((i, source, key, event))
+            }
         }
     }
     // Deployments were validated at the edge and cannot be refused here, so they are
@@ -140,6 +151,9 @@ async fn write_batch(
     // its own savepoint so a refusal rolls back only itself.
     for (i, update) in incidents {
         answers[i] = Some(in_savepoint(&mut tx, update, now).await);
+    }
+    for (i, source, key, event) in incident_events {
+        answers[i] = Some(incident_event_in_savepoint(&mut tx, &source, &key, &event, now).await);
     }
     // After the deployments, so a deployment and its lead time may share a batch.
     for (i, deployment_id, seconds) in lead_times {
@@ -386,16 +400,20 @@ async fn merge_incident(
     } else {
         Recorded::Created
     };
+    let triage_by = update.triage_by.clone();
     let merged = update.apply(existing.as_ref())?;
     sqlx::query(
         "INSERT INTO incidents (id, service, environment, env_key, opened_at, resolved_at, \
-         severity, caused_by_deploy, deployment_id, received_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
+         severity, caused_by_deploy, deployment_id, received_at, updated_at, \
+         fault_class, note, triaged_by, triaged_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13, $14) \
          ON CONFLICT (id) DO UPDATE SET service = excluded.service, \
          environment = excluded.environment, env_key = excluded.env_key, \
          opened_at = excluded.opened_at, resolved_at = excluded.resolved_at, \
          severity = excluded.severity, caused_by_deploy = excluded.caused_by_deploy, \
-         deployment_id = excluded.deployment_id, updated_at = excluded.updated_at",
+         deployment_id = excluded.deployment_id, updated_at = excluded.updated_at, \
+         fault_class = excluded.fault_class, note = excluded.note, \
+         triaged_by = excluded.triaged_by, triaged_at = excluded.triaged_at",
     )
     .bind(merged.id.clone())
     .bind(merged.service.clone())
@@ -407,8 +425,15 @@ async fn merge_incident(
     .bind(merged.caused_by_deploy.map(i64::from))
     .bind(merged.deployment_id.clone())
     .bind(now.millis())
+    .bind(merged.fault_class.map(|c| c.as_str()))
+    .bind(merged.note.clone())
+    .bind(merged.triaged_by.clone())
+    .bind(merged.triaged_at.map(Timestamp::millis))
     .execute(&mut *conn)
     .await?;
+    if let (Some(by), Some(old)) = (&triage_by, &existing) {
+        log_triage(conn, by, old, &merged).await?;
+    }
     if let Some(service) = &merged.service {
         upsert_services(conn, &[(service.as_str(), None)]).await?;
     }
@@ -443,5 +468,175 @@ async fn upsert_services(
             .bind(team.map(|(_, _, id)| id.to_string()));
     }
     q.execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// An incident-tool delivery in its own savepoint: a refused merge rolls back its delivery
+/// row too, so a corrected redelivery is not taken for a replay.
+async fn incident_event_in_savepoint(
+    conn: &mut AnyConnection,
+    source: &str,
+    key: &str,
+    event: &IncidentEvent,
+    now: Timestamp,
+) -> Result<WriteOutcome, StoreError> {
+    sqlx::query("SAVEPOINT incident_event")
+        .execute(&mut *conn)
+        .await?;
+    let result = record_incident_event(conn, source, key, event, now)
+        .await
+        .map(WriteOutcome::IncidentEvent);
+    if result.is_err() {
+        sqlx::query("ROLLBACK TO SAVEPOINT incident_event")
+            .execute(&mut *conn)
+            .await?;
+    }
+    sqlx::query("RELEASE SAVEPOINT incident_event")
+        .execute(&mut *conn)
+        .await?;
+    result
+}
+
+/// Dedupes the delivery, then merges the parts of the event that are newer than what
+/// earlier events set (per part: state, severity, service), through the same merge as API
+/// deliveries. Triage fields are left absent, so they keep their stored values.
+async fn record_incident_event(
+    conn: &mut AnyConnection,
+    source: &str,
+    key: &str,
+    event: &IncidentEvent,
+    now: Timestamp,
+) -> Result<IncidentDelivery, StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO incident_deliveries (source, delivery_key, incident_id, received_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (source, delivery_key) DO NOTHING",
+    )
+    .bind(source.to_string())
+    .bind(key.to_string())
+    .bind(event.incident_id.clone())
+    .bind(now.millis())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        let incident_id: String = sqlx::query(
+            "SELECT incident_id FROM incident_deliveries WHERE source = $1 AND delivery_key = $2",
+        )
+        .bind(source.to_string())
+        .bind(key.to_string())
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("incident_id")?;
+        return Ok(IncidentDelivery::AlreadyProcessed { incident_id });
+    }
+    let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1");
+    let existing = query(sql)
+        .bind(event.incident_id.clone())
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| incident_from_row(&r))
+        .transpose()?;
+    let seen = sqlx::query(
+        "SELECT state_at, severity_at, service_at FROM incident_event_state WHERE incident_id = $1",
+    )
+    .bind(event.incident_id.clone())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let seen_at = |column: &str| -> Result<Option<i64>, StoreError> {
+        Ok(match &seen {
+            Some(row) => row.try_get::<Option<i64>, _>(column)?,
+            None => None,
+        })
+    };
+    let at = event.occurred_at.millis();
+    // Equal times: the later delivery wins, as it would for the API.
+    let newer = |stored: Option<i64>| stored.is_none_or(|s| at >= s);
+    let (state_at, severity_at, service_at) = (
+        seen_at("state_at")?,
+        seen_at("severity_at")?,
+        seen_at("service_at")?,
+    );
+    let apply_state = event.state.is_some() && newer(state_at);
+    let apply_severity = event.severity.is_some() && newer(severity_at);
+    let apply_service = event.service.is_some() && newer(service_at);
+    let mut update = IncidentUpdate {
+        id: event.incident_id.clone(),
+        opened_at: event.opened_at,
+        ..IncidentUpdate::default()
+    };
+    if existing.is_none() {
+        update.opened_at = Some(event.opened_at.unwrap_or(event.occurred_at));
+        update.environment = Some(event.environment.clone());
+    }
+    if apply_state {
+        update.resolved_at = Some(match event.state {
+            Some(IncidentState::Resolved { at, exact: false }) => {
+                Some(existing.as_ref().and_then(|i| i.resolved_at).unwrap_or(at))
+            }
+            Some(IncidentState::Resolved { at, exact: true }) => Some(at),
+            Some(IncidentState::Open) | None => None,
+        });
+    }
+    if apply_severity {
+        update.severity = Some(event.severity.clone());
+    }
+    if apply_service {
+        update.service = Some(event.service.clone());
+    }
+    let (incident, recorded) = merge_incident(conn, update, now).await?;
+    let bump = |applied: bool, stored: Option<i64>| if applied { Some(at) } else { stored };
+    sqlx::query(
+        "INSERT INTO incident_event_state (incident_id, state_at, severity_at, service_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (incident_id) DO UPDATE SET \
+         state_at = excluded.state_at, severity_at = excluded.severity_at, \
+         service_at = excluded.service_at",
+    )
+    .bind(event.incident_id.clone())
+    .bind(bump(apply_state, state_at))
+    .bind(bump(apply_severity, severity_at))
+    .bind(bump(apply_service, service_at))
+    .execute(&mut *conn)
+    .await?;
+    Ok(IncidentDelivery::Processed {
+        incident,
+        recorded,
+        stale: event.state.is_some() && !apply_state,
+    })
+}
+
+/// Appends a person's triage to the incident's audit log, in the merge's transaction: who,
+/// when, and each field it changed (old and new). A triage that changed nothing is logged
+/// only when it is the first by a person (it confirms what a tool set, with no changes);
+/// sent again, it is a re-delivery and is not logged.
+async fn log_triage(
+    conn: &mut AnyConnection,
+    by: &pacer_core::TriageBy,
+    old: &Incident,
+    new: &Incident,
+) -> Result<(), StoreError> {
+    let changes = pacer_core::event::triage_changes(old, new);
+    if changes.is_empty() && old.human_triaged() {
+        return Ok(());
+    }
+    let json: serde_json::Map<String, serde_json::Value> = changes
+        .iter()
+        .map(|c| {
+            (
+                c.field.to_string(),
+                serde_json::json!({"old": c.old, "new": c.new}),
+            )
+        })
+        .collect();
+    sqlx::query(
+        "INSERT INTO incident_triage_log (incident_id, seq, at, actor, changes) \
+         SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4 FROM incident_triage_log \
+         WHERE incident_id = $1",
+    )
+    .bind(new.id.clone())
+    .bind(by.at.millis())
+    .bind(by.actor.clone())
+    .bind(serde_json::Value::Object(json).to_string())
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }

@@ -451,6 +451,12 @@ async fn an_error_body_is_what_users_read() {
 async fn redelivery_leaves_the_figures_unchanged() {
     let app = spawn_app().await;
     record_history(&app).await;
+    // A person's triage is an event of its own (it records who and when); re-sending it
+    // below is the re-delivery.
+    let a = app
+        .patch("/api/v1/incidents/i1", &json!({"caused_by_deploy": true}))
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
     let before = observe(&app).await;
 
     // The same deployment id again: the same body, then a different one (first recording wins).

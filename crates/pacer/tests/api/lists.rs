@@ -226,10 +226,12 @@ async fn incident_filters_and_paging() {
         json!([
             {"id": "i2", "service": "api", "environment": "staging", "opened_at": rfc(3.0),
              "resolved_at": null, "severity": null, "caused_by_deploy": null, "deployment_id": null,
-             "duration_seconds": null, "production": false},
+             "duration_seconds": null, "production": false,
+             "fault_class": null, "note": null, "triaged_by": null, "triaged_at": null},
             {"id": "i1", "service": "api", "environment": "production", "opened_at": rfc(1.0),
              "resolved_at": rfc(2.0), "severity": null, "caused_by_deploy": true, "deployment_id": null,
-             "duration_seconds": 3600.0, "production": true},
+             "duration_seconds": 3600.0, "production": true,
+             "fault_class": null, "note": null, "triaged_by": null, "triaged_at": null},
         ])
     );
 }

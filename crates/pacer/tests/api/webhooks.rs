@@ -66,6 +66,7 @@ fn settings() -> Settings {
                 ..ArgoCdWebhook::default()
             },
             environments: BTreeMap::new(),
+            ..WebhookSettings::default()
         },
         ..Settings::default()
     }

@@ -3,10 +3,10 @@
 //! GitHub Actions sets.
 
 use crate::git_lead_time::{
-    FakeGitHub, Pull, Repo, TOKEN, at, deployment_count, get, git_command, lead_time, serve,
+    FakeGitHub, Pull, Repo, TOKEN, at, deployment_count, get, git_command, lead_time,
     stored_changes,
 };
-use crate::support::Run;
+use crate::support::{Run, serve};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 

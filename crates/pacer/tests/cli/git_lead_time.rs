@@ -3,12 +3,11 @@
 //! answering GitHub's documented response shapes. Every test checks the changes the server
 //! stored and the lead-time p50/p90 of `/api/v1/metrics`, computed by hand in comments.
 
-use crate::support::{END, Run, pacer, run};
+use crate::support::{END, Run, Server, pacer, run, serve};
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 /// 2026-03-01T00:00:00Z, the tests' hour 0 (as `support::t`).
@@ -17,44 +16,6 @@ const H0: i64 = 1_772_323_200;
 /// `H0 + hours`, as RFC 3339 (what `--deployed-at` and the API take).
 pub fn at(hours: f64) -> String {
     crate::support::t(hours)
-}
-
-/// A running `pacer serve`; killed when dropped.
-pub struct Server {
-    child: Child,
-    pub url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-pub fn serve(dir: &Path) -> Server {
-    let url = format!("sqlite://{}", dir.join("s.db").display());
-    let mut child = pacer(dir)
-        .args(["serve", "--listen", "127.0.0.1:0", "--database", &url])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn pacer serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("read the first line");
-    let mut server = Server {
-        child,
-        url: String::new(),
-    };
-    let addr = line
-        .strip_prefix("pacer listening on http://")
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"));
-    server.url = format!("http://{addr}");
-    server
 }
 
 /// `GET url` as JSON.

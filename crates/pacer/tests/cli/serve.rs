@@ -1,49 +1,8 @@
 //! `pacer serve` as a child process, driven by the CLI's own client commands.
 
-use crate::support::{END, Run, pacer, pacer_in, run};
+use crate::support::{END, Run, Server, pacer, pacer_in, run, serve};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Stdio};
-
-/// A running `pacer serve`; killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(dir: &Path) -> Server {
-    let url = format!("sqlite://{}", dir.join("s.db").display());
-    let mut child = pacer(dir)
-        .args(["serve", "--listen", "127.0.0.1:0", "--database", &url])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn pacer serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("read the first line");
-    // From here on the child is killed however the test ends.
-    let mut server = Server {
-        child,
-        url: String::new(),
-    };
-    let addr = line
-        .strip_prefix("pacer listening on http://")
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"));
-    server.url = format!("http://{addr}");
-    server
-}
 
 /// `pacer ARGS --server URL`.
 fn client(dir: &Path, server: &Server, args: &[&str]) -> Run {

@@ -688,6 +688,7 @@ fn arb_incident() -> impl Strategy<Value = PlannedIncident> {
                     severity: Some(Some("SEV2".to_string())),
                     caused_by_deploy: Some(caused),
                     deployment_id: Some(named),
+                    ..IncidentUpdate::default()
                 }];
                 for (resolved, caused, named, service) in followups {
                     updates.push(IncidentUpdate {

@@ -7,10 +7,16 @@
 //! the deployment and its delivery key in one transaction (a re-delivery answers 200
 //! "already processed" and writes nothing). Setup for each vendor: `docs/integrations/`.
 
+mod alertmanager;
 mod argocd;
 mod flux;
 mod github;
 mod gitlab;
+mod opsgenie;
+mod pagerduty;
+
+pub(crate) use alertmanager::parse_matcher as alertmanager_matcher;
+pub(crate) use opsgenie::service_source as opsgenie_service_source;
 
 use super::error::{ApiError, ErrorCode};
 use crate::app::Pacer;
@@ -35,6 +41,9 @@ pub fn routes() -> Router<Pacer> {
         .route("/webhooks/gitlab", post(gitlab::receive))
         .route("/webhooks/flux", post(flux::receive))
         .route("/webhooks/argocd", post(argocd::receive))
+        .route("/webhooks/pagerduty", post(pagerduty::receive))
+        .route("/webhooks/opsgenie", post(opsgenie::receive))
+        .route("/webhooks/alertmanager", post(alertmanager::receive))
 }
 
 /// Why a webhook request is refused. Authentication failures are the receivers' own;
@@ -368,6 +377,119 @@ async fn finish(p: &Pacer, source: &'static str, outcome: Outcome) -> WebhookRes
         }
     };
     Ok((status, Json(body)).into_response())
+}
+
+/// Incident-tool receivers (PagerDuty, OpsGenie, Alertmanager): what one verified,
+/// parsed delivery asks for.
+pub(crate) struct IncidentDeliveries {
+    /// Each event with its delivery key (deduplicated per source).
+    pub events: Vec<(String, crate::store::IncidentEvent)>,
+    /// Why parts of the delivery were not used (alerts matching no matcher, notes).
+    pub ignored: Vec<String>,
+}
+
+/// Whether the request carries the configured basic-auth credentials, compared in
+/// constant time.
+fn basic_auth_matches(headers: &HeaderMap, username: &str, password: &Secret) -> bool {
+    use base64::Engine;
+    let Some((scheme, encoded)) = header(headers, "authorization").and_then(|v| v.split_once(' '))
+    else {
+        return false;
+    };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return false;
+    }
+    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
+        return false;
+    };
+    let Ok(text) = String::from_utf8(decoded) else {
+        return false;
+    };
+    let Some((user, pass)) = text.split_once(':') else {
+        return false;
+    };
+    // Both compared, always: which one is wrong must not show in the timing.
+    let user_ok = token_matches(&Secret::new(username), user);
+    let pass_ok = token_matches(password, pass);
+    user_ok & pass_ok
+}
+
+/// Records incident-tool events and answers the sender: 202 when anything was new, 200
+/// "already processed" when every event was a replay (or nothing was usable: 202 ignored).
+async fn finish_incidents(
+    p: &Pacer,
+    source: &'static str,
+    deliveries: IncidentDeliveries,
+) -> WebhookResult {
+    use crate::store::IncidentDelivery;
+    if deliveries.events.is_empty() {
+        let reason = deliveries.ignored.join("; ");
+        tracing::info!(source, %reason, "webhook ignored");
+        return Ok((
+            StatusCode::ACCEPTED,
+            Json(json!({"ignored": true, "message": reason, "skipped": deliveries.ignored})),
+        )
+            .into_response());
+    }
+    let mut items = Vec::with_capacity(deliveries.events.len());
+    let mut new = 0;
+    for (key, event) in &deliveries.events {
+        let outcome = p.store.record_incident_event(source, key, event).await?;
+        tracing::info!(source, delivery = %key, id = %event.incident_id, ?outcome, "webhook incident");
+        items.push(match outcome {
+            IncidentDelivery::AlreadyProcessed { incident_id } => json!({
+                "id": incident_id,
+                "already_processed": true,
+                "message": format!("delivery {key:?} was already processed; nothing was stored"),
+            }),
+            IncidentDelivery::Processed {
+                incident,
+                recorded,
+                stale,
+            } => {
+                new += 1;
+                let mut item = json!({
+                    "id": incident.id,
+                    "already_processed": false,
+                    "created": recorded == Recorded::Created,
+                    "incident": crate::present::incident_json(&incident, &p.config),
+                });
+                if stale {
+                    item["message"] = json!(
+                        "this event is older than the incident's stored state, which a newer \
+                         event set; its state was not applied"
+                    );
+                }
+                item
+            }
+        });
+    }
+    if new > 0 {
+        p.telemetry.ingested(source, "incident", new);
+    }
+    let replay = new == 0;
+    let mut body = json!({
+        "already_processed": replay,
+        "incidents": items,
+        "skipped": deliveries.ignored,
+    });
+    if items_len(&body) == 1 {
+        body["id"] = body["incidents"][0]["id"].clone();
+    }
+    if replay {
+        body["message"] =
+            json!("every event of this delivery was already processed; nothing was stored");
+    }
+    let status = if replay {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok((status, Json(body)).into_response())
+}
+
+fn items_len(body: &Value) -> usize {
+    body["incidents"].as_array().map_or(0, Vec::len)
 }
 
 #[cfg(test)]
