@@ -17,3 +17,4 @@ pub mod settings;
 pub mod store;
 pub mod telemetry;
 pub mod timefmt;
+pub mod web;

@@ -18,6 +18,7 @@ pub fn router(pacer: Pacer) -> Router {
     routes::routes()
         .merge(push::routes())
         .merge(webhooks::routes())
+        .merge(crate::web::routes())
         // Routers merge above this layer so that their requests are timed and their
         // refusals counted: `Router::layer` runs after routing, when the matched route
         // template is known (it also wraps the fallback, whose route is "unmatched").
