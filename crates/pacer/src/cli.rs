@@ -46,6 +46,38 @@ pub enum Command {
     Config,
     /// Print Prometheus recording and alerting rules over /metrics, with thresholds from the settings.
     Rules(RulesArgs),
+    /// Make API tokens and the hashes that go into [auth.tokens] (docs/security.md).
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Create or upgrade the database schema and exit (before rolling out replicas).
+    Migrate(MigrateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Database URL, e.g. postgres://pacer@db/pacer [default: server.database]
+    #[arg(long)]
+    pub database: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Print the SHA-256 of a token read from standard input (one line), for
+    /// `[auth.tokens.<name>] sha256`. Not an argument: it would stay in shell history.
+    Hash,
+    /// Make a new random token; prints the token (give it to its user) and the config
+    /// entry with its hash.
+    New(TokenNewArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenNewArgs {
+    /// The token's name: who or what uses it (recorded as the actor of triages).
+    #[arg(long)]
+    pub name: String,
+    /// Its scopes: ingest, triage, admin (repeatable or comma-separated).
+    #[arg(long = "scope", value_delimiter = ',', required = true)]
+    pub scopes: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -99,6 +131,9 @@ pub struct ReportArgs {
     /// Ask a running server instead of reading a database.
     #[arg(long, env = "PACER_SERVER")]
     pub server: Option<String>,
+    /// API token for --server when it requires one for reads.
+    #[arg(long, env = "PACER_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
     /// Window length in days [default: metrics.default_window_days]
@@ -116,6 +151,34 @@ pub struct ServerArg {
     /// Pacer server URL.
     #[arg(long, env = "PACER_SERVER", default_value = DEFAULT_SERVER)]
     pub server: String,
+    /// API token from the server's [auth.tokens], sent as `Authorization: Bearer`; its
+    /// name is recorded as who triaged.
+    #[arg(long, env = "PACER_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+impl ServerArg {
+    /// A client that sends the token (if any) with every request.
+    pub fn client(&self) -> anyhow::Result<reqwest::Client> {
+        client_with_token(self.token.as_deref())
+    }
+}
+
+/// A client whose every request carries `Authorization: Bearer <token>` (marked sensitive,
+/// so reqwest never prints it).
+fn client_with_token(token: Option<&str>) -> anyhow::Result<reqwest::Client> {
+    let mut builder = crate::http::builder();
+    if let Some(token) = token.map(str::trim).filter(|t| !t.is_empty()) {
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| {
+                anyhow::anyhow!("--token (or PACER_TOKEN) has characters a header cannot carry")
+            })?;
+        value.set_sensitive(true);
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+        builder = builder.default_headers(headers);
+    }
+    builder.build().context("cannot build the HTTP client")
 }
 
 #[derive(Debug, Subcommand)]
@@ -243,9 +306,6 @@ pub struct TriageArgs {
     /// Free text for the triage log and the incident (at most 2000 characters).
     #[arg(long)]
     pub note: Option<String>,
-    /// API token from the server's [auth.tokens]; its name is recorded as who triaged.
-    #[arg(long, env = "PACER_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
 }
 
 fn time_arg(name: &str, value: &Option<String>) -> anyhow::Result<Option<i64>> {
@@ -291,7 +351,64 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Deployment(DeploymentCommand::Record(args)) => record_deployment(*args).await,
         Command::Incident(cmd) => incident(cmd).await,
         Command::Rules(args) => rules(&settings, args),
+        Command::Token(cmd) => token(cmd),
+        Command::Migrate(args) => {
+            let database = args.database.unwrap_or(settings.server.database);
+            let version = store::migrate(&database).await?;
+            println!(
+                "database {} is at schema version {version}",
+                store::redact_url(&database)
+            );
+            Ok(())
+        }
     }
+}
+
+/// `pacer token hash` and `pacer token new`.
+fn token(cmd: TokenCommand) -> anyhow::Result<()> {
+    use crate::settings::{MIN_TOKEN_LEN, hash_token};
+    match cmd {
+        TokenCommand::Hash => {
+            if std::io::stdin().is_terminal() {
+                eprintln!("paste the token and press Enter (it is read, never printed):");
+            }
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("cannot read the token from standard input")?;
+            let token = line.trim();
+            if token.len() < MIN_TOKEN_LEN {
+                bail!(
+                    "the token is shorter than {MIN_TOKEN_LEN} characters; use a random one, e.g. from `pacer token new` or `openssl rand -hex 32`"
+                );
+            }
+            println!("{}", hash_token(token));
+        }
+        TokenCommand::New(args) => {
+            let mut scopes = Vec::new();
+            for s in &args.scopes {
+                let scope: crate::settings::TokenScope =
+                    serde_json::from_value(json!(s.trim().to_ascii_lowercase())).map_err(|_| {
+                        anyhow::anyhow!("--scope {s:?} is not ingest, triage or admin")
+                    })?;
+                scopes.push(scope);
+            }
+            let mut bytes = [0u8; 32];
+            use std::io::Read;
+            std::fs::File::open("/dev/urandom")
+                .and_then(|mut f| f.read_exact(&mut bytes))
+                .context("cannot read /dev/urandom for a random token")?;
+            let token = hex::encode(bytes);
+            let names: Vec<String> = scopes.iter().map(|s| format!("{:?}", s.as_str())).collect();
+            println!("token: {token}");
+            println!();
+            println!("# for the server's config file:");
+            println!("[auth.tokens.{:?}]", args.name);
+            println!("sha256 = {:?}", hash_token(&token));
+            println!("scopes = [{}]", names.join(", "));
+        }
+    }
+    Ok(())
 }
 
 /// `pacer rules`: the rule file on standard output, or written to `--output`.
@@ -311,7 +428,9 @@ fn rules(settings: &Settings, args: RulesArgs) -> anyhow::Result<()> {
 async fn serve(settings: Settings, before: Option<String>) -> anyhow::Result<()> {
     let listen = settings.server.listen.clone();
     let database = settings.server.database.clone();
-    let store = store::open(&database)
+    // The URL may carry a password: messages show it redacted.
+    let database = store::redact_url(&database);
+    let store = store::open(&settings.server.database)
         .await
         .with_context(|| format!("opening database {database}"))?;
     let listener = tokio::net::TcpListener::bind(&listen)
@@ -320,17 +439,14 @@ async fn serve(settings: Settings, before: Option<String>) -> anyhow::Result<()>
             format!("cannot listen on {listen}; pick another address with --listen")
         })?;
     let addr = listener.local_addr()?;
+    // Before the line that tells supervisors and tests the server is up.
+    let shutdown = server::shutdown_signal();
     if let Some(text) = before {
         print!("{text}");
     }
     println!("pacer listening on http://{addr} (database {database})");
     tracing::info!(%addr, %database, "listening");
-    server::run(
-        listener,
-        Pacer::new(store, settings),
-        server::shutdown_signal(),
-    )
-    .await?;
+    server::run(listener, Pacer::new(store, settings), shutdown).await?;
     Ok(())
 }
 
@@ -399,7 +515,7 @@ async fn report(settings: Settings, args: ReportArgs) -> anyhow::Result<()> {
             if let Some(end) = end {
                 url.push_str(&format!("&end={end}"));
             }
-            let body = send(crate::http::client().get(&url)).await?;
+            let body = send(client_with_token(args.token.as_deref())?.get(&url)).await?;
             serde_json::from_value(body)
                 .context("the server's report is not in the expected shape")?
         }
@@ -417,7 +533,7 @@ async fn report(settings: Settings, args: ReportArgs) -> anyhow::Result<()> {
             }
             let store = store::open(&database)
                 .await
-                .with_context(|| format!("opening database {database}"))?;
+                .with_context(|| format!("opening database {}", store::redact_url(&database)))?;
             let pacer = Pacer::new(store, settings);
             let end = end.map_or_else(timefmt::now, pacer_core::Timestamp::from_seconds);
             present::report_json(&pacer.report(Window::new(end, days)).await?, &pacer.config)
@@ -488,7 +604,7 @@ async fn record_deployment(args: RecordArgs) -> anyhow::Result<()> {
         "{}/api/v1/deployments",
         args.server.server.trim_end_matches('/')
     );
-    let answer = send(crate::http::client().post(url).json(&body)).await?;
+    let answer = send(args.server.client()?.post(url).json(&body)).await?;
     println!(
         "{}",
         answer.get("id").and_then(Value::as_str).unwrap_or_default()
@@ -497,7 +613,12 @@ async fn record_deployment(args: RecordArgs) -> anyhow::Result<()> {
 }
 
 async fn incident(cmd: IncidentCommand) -> anyhow::Result<()> {
-    let client = crate::http::client();
+    let server = match &cmd {
+        IncidentCommand::Open(a) => &a.server,
+        IncidentCommand::Resolve(a) => &a.server,
+        IncidentCommand::Triage(a) => &a.server,
+    };
+    let client = server.client()?;
     let answer = match cmd {
         IncidentCommand::Open(a) => {
             let opened = time_text("opened-at", &a.opened_at)?
@@ -549,11 +670,7 @@ async fn incident(cmd: IncidentCommand) -> anyhow::Result<()> {
                 a.server.server.trim_end_matches('/'),
                 a.id
             );
-            let mut request = client.patch(url).json(&body);
-            if let Some(token) = a.token {
-                request = request.bearer_auth(token);
-            }
-            send(request).await?
+            send(client.patch(url).json(&body)).await?
         }
     };
     println!("{}", serde_json::to_string_pretty(&answer)?);

@@ -15,6 +15,10 @@ pub const ENV_PREFIX: &str = "PACER";
 /// Environment variables the command line reads itself (`--config`, `--server`): they are
 /// not settings, and must not be read as a `config` key or as the `server` section.
 pub const CLI_ENV_VARS: &[&str] = &["PACER_CONFIG", "PACER_SERVER", "PACER_TOKEN"];
+/// Prefixes of the test and benchmark harnesses' variables (`PACER_TEST_BACKENDS`,
+/// `PACER_REQUIRE_POSTGRES`, `PACER_BENCH_*`): set for a whole `cargo test` run (CI sets
+/// `PACER_REQUIRE_POSTGRES=1`), they reach every `pacer` a test starts, and are not settings.
+pub const HARNESS_ENV_PREFIXES: &[&str] = &["PACER_TEST_", "PACER_REQUIRE_", "PACER_BENCH_"];
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -29,6 +33,8 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     /// `[auth]`: API tokens, naming who triages (docs/triage.md).
     pub auth: AuthSettings,
+    /// `[limits]`: body size, timeout, concurrency and per-client rate (docs/security.md).
+    pub limits: LimitsSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -181,6 +187,7 @@ fn settings_env() -> config::Map<String, String> {
     std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .filter(|(k, _)| !CLI_ENV_VARS.contains(&k.as_str()))
+        .filter(|(k, _)| !HARNESS_ENV_PREFIXES.iter().any(|p| k.starts_with(p)))
         .collect()
 }
 
@@ -211,10 +218,15 @@ impl Settings {
                 .with_list_parse_key("webhooks.pagerduty.secrets")
                 .try_parsing(true),
         );
-        let settings: Settings = builder
+        let mut settings: Settings = builder
             .build()
             .and_then(|c| c.try_deserialize())
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        // `[limits] body_limit_bytes` is the new name of `server.body_limit_bytes`, which
+        // every handler reads: the new name wins when both are set.
+        if let Some(limit) = settings.limits.body_limit_bytes {
+            settings.server.body_limit_bytes = limit;
+        }
         settings.validate()?;
         Ok(settings)
     }
@@ -251,6 +263,7 @@ impl Settings {
             .validate()
             .map_err(|e| anyhow::anyhow!(e))?;
         self.auth.validate()?;
+        self.limits.validate()?;
         Ok(())
     }
 
@@ -298,38 +311,177 @@ impl Serialize for Secret {
     }
 }
 
-/// `[auth]`: who is calling. For now it names the person behind a triage (the audit log's
-/// actor); issue 8 will require a token on every write.
+/// `[auth]`: who may call the server (docs/security.md). Tokens are stored only as
+/// SHA-256 hashes, each with a name (the audit log's actor) and scopes.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthSettings {
-    /// `[auth.tokens]`: name -> secret token, sent as `Authorization: Bearer <token>`. With
-    /// none configured, triage is anonymous; with some, triage requires one of them.
-    pub tokens: BTreeMap<String, Secret>,
+    /// `[auth.tokens.<name>]`: `sha256` (of the token, from `pacer token hash`) and
+    /// `scopes`. Sent as `Authorization: Bearer <token>`. With none configured the server
+    /// is in open mode: writes need no token, and it refuses to listen beyond loopback
+    /// unless `allow_unauthenticated` is set.
+    pub tokens: BTreeMap<String, ApiToken>,
+    /// Reads (the JSON API, the dashboard, `/metrics`) need a token of any scope too;
+    /// `/healthz` and `/readyz` stay open.
+    pub require_for_reads: bool,
+    /// Serve without tokens on a non-loopback address: anyone who can reach it can write.
+    pub allow_unauthenticated: bool,
+}
+
+/// What a token may do. `admin` implies every other scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenScope {
+    /// Record deployments and incidents (`POST /api/v1/...`) and push metrics.
+    Ingest,
+    /// Triage incidents (`PATCH /api/v1/incidents/{id}`, the dashboard's triage form).
+    Triage,
+    Admin,
+}
+
+/// A scope by name, any case, with an error that lists the names (serde's own says "enum
+/// TokenScope does not have variant constructor").
+impl<'de> Deserialize<'de> for TokenScope {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        TokenScope::parse(&name).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown token scope {name:?}; use \"ingest\", \"triage\" or \"admin\""
+            ))
+        })
+    }
+}
+
+impl TokenScope {
+    pub fn parse(name: &str) -> Option<TokenScope> {
+        [TokenScope::Ingest, TokenScope::Triage, TokenScope::Admin]
+            .into_iter()
+            .find(|s| s.as_str().eq_ignore_ascii_case(name.trim()))
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenScope::Ingest => "ingest",
+            TokenScope::Triage => "triage",
+            TokenScope::Admin => "admin",
+        }
+    }
+}
+
+/// One `[auth.tokens.<name>]` entry. The hash is not the token, but `pacer config` and
+/// `Debug` redact it anyway (a hash of a weak token can be guessed offline).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApiToken {
+    /// Lower- or upper-case hex of the SHA-256 of the token.
+    pub sha256: Secret,
+    pub scopes: Vec<TokenScope>,
+}
+
+impl ApiToken {
+    /// The entry for a plain `token` (what `pacer token hash` computes).
+    pub fn new(token: &str, scopes: &[TokenScope]) -> Self {
+        ApiToken {
+            sha256: Secret::new(hash_token(token)),
+            scopes: scopes.to_vec(),
+        }
+    }
+
+    pub fn allows(&self, needed: TokenScope) -> bool {
+        self.scopes
+            .iter()
+            .any(|s| *s == needed || *s == TokenScope::Admin)
+    }
+}
+
+/// The table form, parsed once the old plain-string form has been ruled out.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApiTokenTable {
+    sha256: Secret,
+    scopes: Vec<TokenScope>,
+}
+
+impl<'de> Deserialize<'de> for ApiToken {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = ApiToken;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a table with sha256 and scopes")
+            }
+            // The old `[auth.tokens] name = "token"` form: refused, and the message never
+            // repeats the value (it is a live token).
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<ApiToken, E> {
+                Err(E::custom(PLAIN_TOKEN_REFUSED))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<ApiToken, A::Error> {
+                let t =
+                    ApiTokenTable::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(ApiToken {
+                    sha256: t.sha256,
+                    scopes: t.scopes,
+                })
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+/// Why a plain `[auth.tokens] name = "token"` entry is refused, and how to migrate.
+pub const PLAIN_TOKEN_REFUSED: &str = "plain tokens in [auth.tokens] are no longer accepted: \
+     Pacer stores only hashes; run `pacer token hash` (it reads the token on standard input) and \
+     write [auth.tokens.<name>] sha256 = \"<hash>\" scopes = [\"ingest\", \"triage\"] \
+     (docs/security.md)";
+
+/// Hex SHA-256 of a token: what `[auth.tokens.<name>] sha256` holds.
+pub fn hash_token(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// The holder of a valid token: its name (the actor of a triage) and what it may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub name: String,
+    pub scopes: Vec<TokenScope>,
 }
 
 /// The actor of a triage when the server has no `[auth.tokens]`.
 pub const ANONYMOUS: &str = "anonymous";
 
 impl AuthSettings {
-    /// The name of the `[auth.tokens]` entry whose secret is `given`, if any.
+    /// Open mode: no tokens, writes need none (loopback only, unless allowed).
+    pub fn is_open(&self) -> bool {
+        self.tokens.is_empty()
+    }
+
+    /// The entry whose hash is the hash of `given`, if any.
     ///
-    /// Both sides are hashed first so every comparison has the same length, `ct_eq` takes the
-    /// same time wherever they differ, and every token is compared whether one matched or not.
-    pub fn token_name(&self, given: &str) -> Option<String> {
+    /// `given` is hashed once, every configured hash is compared with `ct_eq` (the same
+    /// length each time, the same time wherever they differ), and every entry is compared
+    /// whether one matched or not.
+    pub fn authenticate(&self, given: &str) -> Option<Caller> {
         use sha2::{Digest, Sha256};
         use subtle::ConstantTimeEq;
         let given = Sha256::digest(given.as_bytes());
         let mut found = None;
         for (name, token) in &self.tokens {
-            let same: bool = Sha256::digest(token.expose().as_bytes())
-                .ct_eq(&given)
-                .into();
+            // Validated as 64 hex digits at start-up; a bad one matches nothing.
+            let stored = hex::decode(token.sha256.expose().trim()).unwrap_or_default();
+            let same: bool = stored.len() == given.len() && bool::from(stored.ct_eq(&given));
             if same {
-                found = Some(name.clone());
+                found = Some(Caller {
+                    name: name.clone(),
+                    scopes: token.scopes.clone(),
+                });
             }
         }
         found
+    }
+
+    /// The name of the `[auth.tokens]` entry of `given`, if any.
+    pub fn token_name(&self, given: &str) -> Option<String> {
+        self.authenticate(given).map(|c| c.name)
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
@@ -339,19 +491,84 @@ impl AuthSettings {
                     "auth.tokens has an empty or unprintable name {name:?}; name the person or tool, e.g. \"alice\""
                 );
             }
-            if token.expose().trim().len() < MIN_TOKEN_LEN {
+            let hash = token.sha256.expose().trim();
+            if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
                 anyhow::bail!(
-                    "auth.tokens.{name:?} is shorter than {MIN_TOKEN_LEN} characters; use a random token, e.g. from `openssl rand -hex 32`"
+                    "auth.tokens.{name:?}.sha256 is not 64 hex digits (a SHA-256); write the output of `pacer token hash`, not the token itself"
+                );
+            }
+            if token.scopes.is_empty() {
+                anyhow::bail!(
+                    "auth.tokens.{name:?}.scopes is empty; give it \"ingest\", \"triage\" and/or \"admin\""
                 );
             }
         }
         let mut seen = std::collections::BTreeSet::new();
         for (name, token) in &self.tokens {
-            if !seen.insert(token.expose()) {
+            if !seen.insert(token.sha256.expose().trim().to_ascii_lowercase()) {
                 anyhow::bail!(
                     "auth.tokens.{name:?} has the same token as another name; give each name its own token so the audit log knows who acted"
                 );
             }
+        }
+        Ok(())
+    }
+}
+
+/// `[limits]`: what one request, and one client, may cost (docs/security.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsSettings {
+    /// Largest request body in bytes; when set it wins over `server.body_limit_bytes`
+    /// (kept as an alias for existing configurations).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_limit_bytes: Option<usize>,
+    /// A request (its body included) must be answered within this; past it: 408.
+    /// Connections that send nothing for twice this long are closed.
+    pub request_timeout_seconds: u64,
+    /// Requests handled at once; past it: 503 with `Retry-After` at once (no queue).
+    pub max_concurrent_requests: usize,
+    /// Sustained requests per second per client IP address; 0 turns the limit off.
+    pub rate_per_second: u32,
+    /// Requests a client may send at once above the sustained rate.
+    pub rate_burst: u32,
+}
+
+pub const DEFAULT_REQUEST_TIMEOUT_SECONDS: u64 = 30;
+pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 512;
+pub const DEFAULT_RATE_PER_SECOND: u32 = 200;
+pub const DEFAULT_RATE_BURST: u32 = 400;
+
+impl Default for LimitsSettings {
+    fn default() -> Self {
+        LimitsSettings {
+            body_limit_bytes: None,
+            request_timeout_seconds: DEFAULT_REQUEST_TIMEOUT_SECONDS,
+            max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
+            rate_per_second: DEFAULT_RATE_PER_SECOND,
+            rate_burst: DEFAULT_RATE_BURST,
+        }
+    }
+}
+
+impl LimitsSettings {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.body_limit_bytes == Some(0) {
+            anyhow::bail!("limits.body_limit_bytes must be at least 1");
+        }
+        if !(1..=3600).contains(&self.request_timeout_seconds) {
+            anyhow::bail!(
+                "limits.request_timeout_seconds = {} must be between 1 and 3600",
+                self.request_timeout_seconds
+            );
+        }
+        if self.max_concurrent_requests == 0 {
+            anyhow::bail!("limits.max_concurrent_requests must be at least 1");
+        }
+        if self.rate_per_second > 0 && self.rate_burst == 0 {
+            anyhow::bail!(
+                "limits.rate_burst must be at least 1 while limits.rate_per_second is set (0 turns the rate limit off)"
+            );
         }
         Ok(())
     }

@@ -1,4 +1,4 @@
-use super::error::{ApiError, ErrorCode};
+use super::error::ApiError;
 use super::input::{QueryParams, read_body};
 use super::parse;
 use crate::app::Pacer;
@@ -6,12 +6,12 @@ use crate::exposition;
 use crate::present::{
     TriageEntryJson, deployment_json, incident_json, metrics_json, report_json, triage_entry_json,
 };
-use crate::settings::AuthSettings;
+use crate::settings::Caller;
 use crate::store::{ListQuery, Recorded};
 use crate::timefmt;
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::extract::{Extension, Path, RawQuery, State};
+use axum::http::{Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -306,15 +306,12 @@ async fn candidates(
 async fn patch_incident(
     State(p): State<Pacer>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    caller: Option<Extension<Caller>>,
     body: Body,
 ) -> Response {
-    // Who triages comes first: an unauthenticated request learns nothing about the body
-    // or the incident.
-    let actor = match triage_actor(&p.settings.auth, &headers) {
-        Ok(actor) => actor,
-        Err(message) => return unauthorized(message),
-    };
+    // The token (with the triage scope) was checked by `auth::require` before the body or
+    // the incident was looked at: a refused request learns nothing about either.
+    let actor = triage_actor(caller.as_ref().map(|c| &c.0));
     triage(p, id, actor, body)
         .await
         .unwrap_or_else(IntoResponse::into_response)
@@ -352,44 +349,12 @@ async fn triage(p: Pacer, id: String, actor: String, body: Body) -> ApiResult {
 }
 
 /// The name a triage is recorded under: the `[auth.tokens]` entry whose token the request
-/// carries as `Authorization: Bearer <token>`, or `anonymous` when no tokens are configured.
-/// `Err` is the 401 message.
-fn triage_actor(auth: &AuthSettings, headers: &HeaderMap) -> Result<String, String> {
-    if auth.tokens.is_empty() {
-        return Ok(crate::settings::ANONYMOUS.to_string());
-    }
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
-        .filter(|t| !t.is_empty());
-    let Some(given) = given else {
-        return Err(
-            "triage needs an API token: send `Authorization: Bearer <token>` with a token from \
-             the server's [auth.tokens] (pacer incident triage --token or PACER_TOKEN)"
-                .to_string(),
-        );
-    };
-    auth.token_name(given).ok_or_else(|| {
-        "the bearer token matches no [auth.tokens] entry: check the token (pacer incident \
-         triage --token or PACER_TOKEN), or ask whoever runs the server for one"
-            .to_string()
-    })
-}
-
-fn unauthorized(message: String) -> Response {
-    tracing::warn!(error = %message, "triage refused");
-    let mut response = (
-        StatusCode::UNAUTHORIZED,
-        [(header::WWW_AUTHENTICATE, "Bearer")],
-        Json(json!({"error": message, "code": "unauthorized"})),
+/// carries, or `anonymous` in open mode (no tokens configured).
+fn triage_actor(caller: Option<&Caller>) -> String {
+    caller.map_or_else(
+        || crate::settings::ANONYMOUS.to_string(),
+        |c| c.name.clone(),
     )
-        .into_response();
-    // The marker ApiError leaves, so refusals are counted by reason.
-    response.extensions_mut().insert(ErrorCode("unauthorized"));
-    response
 }
 
 /// The DORA figures of every scope over the default window ending now, then Pacer's own

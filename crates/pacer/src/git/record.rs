@@ -120,7 +120,7 @@ pub async fn record(args: RecordArgs) -> anyhow::Result<()> {
         Some(v) => timefmt::parse_flexible(v).map_err(|e| anyhow::anyhow!("--deployed-at: {e}"))?,
         None => timefmt::now(),
     };
-    let http = crate::http::client();
+    let http = args.server.client()?;
     let previous = previous_deployment(
         &http,
         &server,

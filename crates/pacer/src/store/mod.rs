@@ -3,7 +3,7 @@
 mod sql;
 mod writer;
 
-pub use sql::SqlStore;
+pub use sql::{Backend, SCHEMA_VERSION, SqlStore, redact_url};
 
 use async_trait::async_trait;
 use pacer_core::{
@@ -22,8 +22,22 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("unsupported database url {0:?}: use sqlite://PATH")]
+    #[error("unsupported database url {0:?}: use sqlite://PATH or postgres://USER@HOST/DATABASE")]
     UnsupportedUrl(String),
+    #[error(
+        "cannot reach the database at {url}: {source} (is PostgreSQL running and the URL right? \
+         TLS (sslmode=require) is not supported: reach it on loopback or the cluster network)"
+    )]
+    Unreachable {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error(
+        "the database schema is at version {found}, newer than this binary knows ({known}): \
+         it was migrated by a newer Pacer; run that version (or newer) instead"
+    )]
+    SchemaTooNew { found: i64, known: i64 },
     #[error("commit failed: {0}")]
     Commit(String),
     #[error("the database writer has stopped (the server is shutting down)")]
@@ -230,6 +244,12 @@ pub fn named_teams(services: &[ServiceRecord]) -> BTreeMap<String, String> {
         .iter()
         .filter_map(|s| s.named_team.clone().map(|t| (s.name.clone(), t)))
         .collect()
+}
+
+/// Connects to the database named by `url` and brings its schema up to date (`pacer
+/// migrate`); returns the schema version.
+pub async fn migrate(url: &str) -> Result<i64, StoreError> {
+    SqlStore::migrate_only(url).await
 }
 
 /// Opens the database named by `url`, creating and migrating it.

@@ -18,33 +18,117 @@ use sqlx::{Any, AnyPool, AssertSqlSafe, Row, SqlSafeStr};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
-    (
-        1,
-        "init",
-        include_str!("../../migrations/sqlite/0001_init.sql"),
-    ),
-    (
-        2,
-        "webhook_deliveries",
-        include_str!("../../migrations/sqlite/0002_webhook_deliveries.sql"),
-    ),
-    (
-        3,
-        "rework",
-        include_str!("../../migrations/sqlite/0003_rework.sql"),
-    ),
-    (
-        4,
-        "triage",
-        include_str!("../../migrations/sqlite/0004_triage.sql"),
-    ),
-    (
-        5,
-        "incident_events",
-        include_str!("../../migrations/sqlite/0005_incident_events.sql"),
-    ),
-];
+/// One migration per schema version, in each backend's dialect. The two lists must keep
+/// the same versions: a database is at version N on either backend.
+macro_rules! migrations {
+    ($dir:literal) => {
+        &[
+            (
+                1,
+                "init",
+                include_str!(concat!("../../migrations/", $dir, "/0001_init.sql")),
+            ),
+            (
+                2,
+                "webhook_deliveries",
+                include_str!(concat!(
+                    "../../migrations/",
+                    $dir,
+                    "/0002_webhook_deliveries.sql"
+                )),
+            ),
+            (
+                3,
+                "rework",
+                include_str!(concat!("../../migrations/", $dir, "/0003_rework.sql")),
+            ),
+            (
+                4,
+                "triage",
+                include_str!(concat!("../../migrations/", $dir, "/0004_triage.sql")),
+            ),
+            (
+                5,
+                "incident_events",
+                include_str!(concat!(
+                    "../../migrations/",
+                    $dir,
+                    "/0005_incident_events.sql"
+                )),
+            ),
+        ]
+    };
+}
+
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = migrations!("sqlite");
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres");
+
+/// The newest schema version this binary knows.
+pub const SCHEMA_VERSION: i64 = 5;
+
+/// Which database a URL names; the SQL is shared, a few statements are not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of(url: &str) -> Backend {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+}
+
+/// `url` with its password replaced by `***`, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+fn migrator(backend: Backend) -> Migrator {
+    let list = match backend {
+        Backend::Sqlite => SQLITE_MIGRATIONS,
+        Backend::Postgres => POSTGRES_MIGRATIONS,
+    };
+    let migrations = list
+        .iter()
+        .map(|(v, d, sql)| {
+            Migration::new(
+                *v,
+                (*d).into(),
+                MigrationType::Simple,
+                sql.into_sql_str(),
+                false,
+            )
+        })
+        .collect();
+    Migrator::with_migrations(migrations)
+}
+
+/// Brings the schema up to [`SCHEMA_VERSION`]; a database migrated by a newer Pacer (a
+/// version this binary does not know) is refused rather than written with old code.
+async fn migrate(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {
+    match migrator(backend).run(pool).await {
+        Err(sqlx::migrate::MigrateError::VersionMissing(found)) => Err(StoreError::SchemaTooNew {
+            found,
+            known: SCHEMA_VERSION,
+        }),
+        other => Ok(other?),
+    }
+}
 
 /// Bound parameters per statement stay well under SQLite's and PostgreSQL's limits.
 pub(super) const MAX_PARAMS_PER_QUERY: usize = 500;
@@ -54,8 +138,10 @@ const DEPLOYMENT_COLUMNS: &str = "id, service, environment, status, deployed_at,
 pub(super) const INCIDENT_COLUMNS: &str = "id, service, environment, opened_at, resolved_at, severity, caused_by_deploy, deployment_id, \
      fault_class, note, triaged_by, triaged_at";
 
-/// A store over SQL. Writes go through a one-connection pool: SQLite allows one writer
-/// at a time, and queueing in the pool is cheaper than retrying on `SQLITE_BUSY`.
+/// A store over SQL. Writes go through one group-commit writer per process (see
+/// writer.rs): on SQLite it is the only writer the file allows; on PostgreSQL several
+/// replicas each run one, and the database (unique keys, `ON CONFLICT`, row and advisory
+/// locks) keeps their writes consistent.
 pub struct SqlStore {
     read: AnyPool,
     writer: Writer,
@@ -111,6 +197,58 @@ fn sqlite_url(url: &str) -> Result<(String, Synchronous), StoreError> {
 impl SqlStore {
     pub async fn open(url: &str) -> Result<SqlStore, StoreError> {
         sqlx::any::install_default_drivers();
+        match Backend::of(url) {
+            Backend::Sqlite => Self::open_sqlite(url).await,
+            Backend::Postgres => Self::open_postgres(url).await,
+        }
+    }
+
+    /// Connects and migrates only (`pacer migrate`): returns the schema version reached.
+    pub async fn migrate_only(url: &str) -> Result<i64, StoreError> {
+        let store = Self::open(url).await?;
+        let version: i64 = sqlx::query(
+            "SELECT MAX(version) AS version FROM _sqlx_migrations WHERE success = TRUE",
+        )
+        .fetch_one(&store.read)
+        .await?
+        .try_get("version")?;
+        Ok(version)
+    }
+
+    async fn open_postgres(url: &str) -> Result<SqlStore, StoreError> {
+        // One plain connection first: the pool retries refused connections until its
+        // timeout, which would turn a wrong host into a 30-second silence.
+        let unreachable = |source: sqlx::Error| StoreError::Unreachable {
+            url: redact_url(url),
+            source,
+        };
+        let probe = tokio::time::timeout(
+            Duration::from_secs(10),
+            <sqlx::AnyConnection as sqlx::Connection>::connect(url),
+        )
+        .await
+        .map_err(|_| unreachable(sqlx::Error::PoolTimedOut))?
+        .map_err(unreachable)?;
+        sqlx::Connection::close(probe).await.ok();
+        let options = |max: u32| {
+            AnyPoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(Duration::from_secs(30))
+        };
+        let write = options(1).connect(url).await.map_err(unreachable)?;
+        // sqlx's PostgreSQL migrator takes an advisory lock: replicas starting together
+        // migrate once.
+        migrate(&write, Backend::Postgres).await?;
+        // Readers are server processes, not threads of this one: a few more than the
+        // cores let metric loads overlap their waits on the network.
+        let read = options(6).connect(url).await.map_err(unreachable)?;
+        Ok(SqlStore {
+            read,
+            writer: Writer::spawn(write, Backend::Postgres),
+        })
+    }
+
+    async fn open_sqlite(url: &str) -> Result<SqlStore, StoreError> {
         let (url, synchronous) = sqlite_url(url)?;
         let sync_pragma = match synchronous {
             Synchronous::Full => "PRAGMA synchronous = FULL",
@@ -137,25 +275,13 @@ impl SqlStore {
                 })
         };
         let write = options(1).connect(&url).await?;
-        let migrations = SQLITE_MIGRATIONS
-            .iter()
-            .map(|(v, d, sql)| {
-                Migration::new(
-                    *v,
-                    (*d).into(),
-                    MigrationType::Simple,
-                    sql.into_sql_str(),
-                    false,
-                )
-            })
-            .collect();
-        Migrator::with_migrations(migrations).run(&write).await?;
+        migrate(&write, Backend::Sqlite).await?;
         // Two readers for two cores: each SQLite connection is a thread with its own page
         // cache and allocator arena, which is memory that more readers would not repay.
         let read = options(2).connect(&url).await?;
         Ok(SqlStore {
             read,
-            writer: Writer::spawn(write),
+            writer: Writer::spawn(write, Backend::Sqlite),
         })
     }
 }
@@ -878,5 +1004,17 @@ mod tests {
         assert!(sqlite_url("sqlite://p.db?synchronous=off").is_err());
         assert!(sqlite_url("sqlite::memory:").is_err());
         assert!(sqlite_url("postgres://x/y").is_err());
+    }
+
+    #[test]
+    fn urls_in_messages_hide_the_password() {
+        assert_eq!(
+            redact_url("postgres://pacer:s3cret@db:5432/pacer?sslmode=disable"),
+            "postgres://pacer:***@db:5432/pacer?sslmode=disable"
+        );
+        assert_eq!(redact_url("postgres://db/pacer"), "postgres://db/pacer");
+        assert_eq!(redact_url("sqlite://pacer.db"), "sqlite://pacer.db");
+        assert_eq!(Backend::of("postgresql://db/p"), Backend::Postgres);
+        assert_eq!(Backend::of("sqlite://p.db"), Backend::Sqlite);
     }
 }

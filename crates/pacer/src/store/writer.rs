@@ -7,7 +7,7 @@
 //! every caller is answered only after the transaction holding its write has committed.
 
 use super::sql::{
-    INCIDENT_COLUMNS, env_key, incident_from_row, labels_column, placeholders, query,
+    Backend, INCIDENT_COLUMNS, env_key, incident_from_row, labels_column, placeholders, query,
 };
 use super::{IncidentDelivery, IncidentEvent, IncidentState};
 use super::{LeadTimeSet, Recorded, StoreError, WebhookDelivery};
@@ -22,6 +22,7 @@ const MAX_BATCH: usize = 512;
 /// Writes waiting for the writer; further requests wait for room (backpressure).
 const QUEUE_DEPTH: usize = 4096;
 
+#[derive(Clone)]
 pub enum WriteOp {
     Deployment(Deployment),
     Incident(IncidentUpdate),
@@ -61,9 +62,9 @@ pub struct Writer {
 
 impl Writer {
     /// Starts the writer task on `pool` (a one-connection pool).
-    pub fn spawn(pool: AnyPool) -> Writer {
+    pub fn spawn(pool: AnyPool, backend: Backend) -> Writer {
         let (queue, jobs) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(run(pool, jobs));
+        tokio::spawn(run(pool, backend, jobs));
         Writer { queue }
     }
 
@@ -78,19 +79,53 @@ impl Writer {
     }
 }
 
-async fn run(pool: AnyPool, mut jobs: mpsc::Receiver<Job>) {
+async fn run(pool: AnyPool, backend: Backend, mut jobs: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let span = tracing::debug_span!("commit", writes = batch.len());
-        commit_batch(&pool, std::mem::take(&mut batch))
+        commit_batch(&pool, backend, std::mem::take(&mut batch))
             .instrument(span)
             .await;
     }
 }
 
-async fn commit_batch(pool: &AnyPool, batch: Vec<Job>) {
-    let (replies, ops): (Vec<_>, Vec<_>) = batch.into_iter().map(|j| (j.reply, j.op)).unzip();
-    let answers = match write_batch(pool, ops).await {
+/// Times a batch that lost a deadlock or serialization race to another replica is
+/// retried before its callers get the error.
+const CONFLICT_RETRIES: usize = 5;
+
+/// PostgreSQL aborted the transaction to resolve a conflict with another writer (another
+/// replica): `40P01` deadlock detected, `40001` serialization failure. Retrying is safe:
+/// nothing of the batch was committed.
+fn lost_a_race(e: &StoreError) -> bool {
+    match e {
+        StoreError::Database(sqlx::Error::Database(db)) => {
+            matches!(db.code().as_deref(), Some("40P01" | "40001"))
+        }
+        _ => false,
+    }
+}
+
+async fn commit_batch(pool: &AnyPool, backend: Backend, batch: Vec<Job>) {
+    let (replies, mut ops): (Vec<_>, Vec<_>) = batch.into_iter().map(|j| (j.reply, j.op)).unzip();
+    let mut attempt = 0;
+    let result = loop {
+        attempt += 1;
+        // Only PostgreSQL can lose a race (to another replica); SQLite's single writer
+        // writes its batch once, without keeping a copy.
+        let may_retry = backend == Backend::Postgres && attempt <= CONFLICT_RETRIES;
+        let this = if may_retry {
+            ops.clone()
+        } else {
+            std::mem::take(&mut ops)
+        };
+        match write_batch(pool, backend, this).await {
+            Err(e) if may_retry && lost_a_race(&e) => {
+                tracing::warn!(error = %e, attempt, "batch lost a race with another writer; retrying");
+            }
+            other => break other,
+        }
+    };
+    let answers = match result {
         Ok(answers) => answers,
         Err(e) => {
             tracing::error!(error = %e, "batch failed; none of its writes was stored");
@@ -110,10 +145,14 @@ async fn commit_batch(pool: &AnyPool, batch: Vec<Job>) {
 /// `Err` means nothing of the batch was committed.
 async fn write_batch(
     pool: &AnyPool,
+    backend: Backend,
     ops: Vec<WriteOp>,
 ) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
     let now = crate::timefmt::now();
     let mut tx = pool.begin().await?;
+    if backend == Backend::Postgres {
+        lock_incidents(&mut tx, &ops).await?;
+    }
     let mut answers: Vec<Option<Result<WriteOutcome, StoreError>>> =
         (0..ops.len()).map(|_| None).collect();
     let mut deployments = Vec::new();
@@ -167,6 +206,31 @@ async fn write_batch(
         .collect())
 }
 
+/// Serializes, across replicas, the writes to each incident of the batch: a merge reads the
+/// stored incident (and its event times, its triage log's last entry) and writes back the
+/// result, so two replicas merging the same incident at once would lose one update. A
+/// transaction-scoped advisory lock per incident id, taken in sorted order (so two batches
+/// never wait on each other in a cycle) before anything else, makes the second wait for
+/// the first to commit and then read its result. SQLite has one writer and needs none.
+async fn lock_incidents(conn: &mut AnyConnection, ops: &[WriteOp]) -> Result<(), StoreError> {
+    let ids: std::collections::BTreeSet<&str> = ops
+        .iter()
+        .filter_map(|op| match op {
+            WriteOp::Incident(u) => Some(u.id.as_str()),
+            WriteOp::IncidentEvent { event, .. } => Some(event.incident_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    for id in ids {
+        // Key space 1 of the two-int form, so Pacer's locks never meet sqlx's migration lock.
+        sqlx::query("SELECT pg_advisory_xact_lock(1, hashtext($1))")
+            .bind(id.to_string())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
 async fn in_savepoint(
     conn: &mut AnyConnection,
     update: IncidentUpdate,
@@ -202,17 +266,31 @@ async fn insert_deployments(
 ) -> Result<Vec<(usize, Recorded)>, StoreError> {
     // The first of several deliveries of one id in the batch is the one that may insert.
     let mut first_in_batch: HashSet<&str> = HashSet::new();
-    let candidates: Vec<&Deployment> = deployments
+    let mut candidates: Vec<&Deployment> = deployments
         .iter()
         .map(|(_, d)| d)
         .filter(|d| first_in_batch.insert(d.id.as_str()))
         .collect();
+    // Inserted in id order: two replicas inserting overlapping batches then take the
+    // unique-index locks in the same order, so neither waits on the other in a cycle.
+    candidates.sort_by(|a, b| a.id.cmp(&b.id));
 
     const PER_DEPLOYMENT: usize = 15;
     let mut inserted: HashSet<String> = HashSet::new();
     for chunk in candidates.chunks(MAX_BULK_PARAMS / PER_DEPLOYMENT) {
+        // lead_time_seconds (the 10th column) is bound as NaN for "none" and turned into
+        // NULL by NULLIF: sqlx's Any driver sends a NULL f64 to PostgreSQL as a float4,
+        // and the statement cached with that type then refuses a real f64 (and vice
+        // versa). SQLite stores a bound NaN as NULL already. Lead times are never NaN.
         let rows: Vec<String> = (0..chunk.len())
-            .map(|i| format!("({})", placeholders(1 + i * PER_DEPLOYMENT, PER_DEPLOYMENT)))
+            .map(|i| {
+                let first = 1 + i * PER_DEPLOYMENT;
+                let mut cols: Vec<String> = (first..first + PER_DEPLOYMENT)
+                    .map(|n| format!("${n}"))
+                    .collect();
+                cols[9] = format!("NULLIF(${}, 'NaN')", first + 9);
+                format!("({})", cols.join(", "))
+            })
             .collect();
         let sql = format!(
             "INSERT INTO deployments (id, service, environment, env_key, status, deployed_at, \
@@ -233,7 +311,7 @@ async fn insert_deployments(
                 .bind(d.sha.clone())
                 .bind(d.repo.clone())
                 .bind(d.team.clone())
-                .bind(d.lead_time_seconds)
+                .bind(d.lead_time_seconds.unwrap_or(f64::NAN))
                 .bind(now.millis())
                 .bind(i64::from(d.hotfix))
                 .bind(i64::from(d.rollback))
@@ -316,6 +394,10 @@ async fn record_webhook_deliveries(
 ) -> Result<Vec<(usize, WebhookDelivery)>, StoreError> {
     let mut outcomes = Vec::with_capacity(deliveries.len());
     let mut new = Vec::new();
+    // Key order, for the same reason as deployments' id order (no lock cycles across
+    // replicas); the answers keep their indices, so callers see no difference.
+    let mut deliveries = deliveries;
+    deliveries.sort_by(|a, b| (&a.1, &a.2).cmp(&(&b.1, &b.2)));
     for (i, source, key, deployment) in deliveries {
         let inserted = sqlx::query(
             "INSERT INTO webhook_deliveries (source, delivery_key, deployment_id, received_at) \

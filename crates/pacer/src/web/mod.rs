@@ -707,7 +707,7 @@ async fn incidents_page(State(p): State<Pacer>, RawQuery(raw): RawQuery) -> WebR
         more,
         fault_classes: fault_classes(),
         takes_note: true,
-        needs_token: !p.settings.auth.tokens.is_empty(),
+        needs_token: !p.settings.auth.is_open(),
     }
     .into_response())
 }
@@ -715,7 +715,12 @@ async fn incidents_page(State(p): State<Pacer>, RawQuery(raw): RawQuery) -> WebR
 /// `POST /incidents/{id}/triage` from the queue's form: the same triage as
 /// `PATCH /api/v1/incidents/{id}` (the form becomes that JSON body and goes through the
 /// same parser and checks), then back to the queue with 303.
-async fn triage(State(p): State<Pacer>, Path(id): Path<String>, body: Bytes) -> WebResult {
+async fn triage(
+    State(p): State<Pacer>,
+    Path(id): Path<String>,
+    caller: Option<axum::Extension<crate::settings::Caller>>,
+    body: Bytes,
+) -> WebResult {
     let mut json = serde_json::Map::new();
     let mut caused: Option<bool> = None;
     let mut token = String::new();
@@ -747,7 +752,7 @@ async fn triage(State(p): State<Pacer>, Path(id): Path<String>, body: Bytes) -> 
         }
     }
     // Who triages comes first, as in the API: a refused request learns nothing more.
-    let actor = triage_actor(&p.settings.auth, &token)?;
+    let actor = triage_actor(&p.settings.auth, &token, caller.as_ref().map(|c| &c.0))?;
     let Some(caused) = caused else {
         return Err(WebError::bad(
             "choose a triage: a candidate deployment, \"caused by a deployment\" or \"not caused by a deployment\"",
@@ -779,25 +784,50 @@ async fn triage(State(p): State<Pacer>, Path(id): Path<String>, body: Bytes) -> 
 }
 
 /// The actor of a triage, as `PATCH /api/v1/incidents/{id}` names it: `anonymous` when the
-/// server has no `[auth.tokens]`, else the name of the token typed into the form.
-fn triage_actor(auth: &crate::settings::AuthSettings, token: &str) -> Result<String, WebError> {
-    if auth.tokens.is_empty() {
+/// server has no `[auth.tokens]`, else the name of the token typed into the form (or, when
+/// the field is empty, of the token the browser sent, e.g. after a Basic prompt). The token
+/// needs the triage scope (docs/security.md).
+fn triage_actor(
+    auth: &crate::settings::AuthSettings,
+    token: &str,
+    sent: Option<&crate::settings::Caller>,
+) -> Result<String, WebError> {
+    if auth.is_open() {
         return Ok(crate::settings::ANONYMOUS.to_string());
     }
-    let unauthorized = |message: &str| WebError {
-        status: StatusCode::UNAUTHORIZED,
-        message: message.to_string(),
+    let refuse = |status, message: String| {
+        tracing::warn!(error = %message, "dashboard triage refused");
+        WebError { status, message }
     };
-    if token.is_empty() {
-        return Err(unauthorized(
-            "triage needs an API token: type a token of the server's [auth.tokens] into the form's token field",
+    let caller = if token.is_empty() {
+        sent.cloned().ok_or_else(|| {
+            refuse(
+                StatusCode::UNAUTHORIZED,
+                "triage needs an API token: type a token of the server's [auth.tokens] into the form's token field".into(),
+            )
+        })?
+    } else {
+        auth.authenticate(token).ok_or_else(|| {
+            refuse(
+                StatusCode::UNAUTHORIZED,
+                "the token matches no [auth.tokens] entry: check it, or ask whoever runs the server for one".into(),
+            )
+        })?
+    };
+    let allowed = auth
+        .tokens
+        .get(&caller.name)
+        .is_some_and(|t| t.allows(crate::settings::TokenScope::Triage));
+    if !allowed {
+        return Err(refuse(
+            StatusCode::FORBIDDEN,
+            format!(
+                "the token {:?} may not triage: it needs the triage scope (or admin); ask whoever runs the server for one",
+                caller.name
+            ),
         ));
     }
-    auth.token_name(token).ok_or_else(|| {
-        unauthorized(
-            "the token matches no [auth.tokens] entry: check it, or ask whoever runs the server for one",
-        )
-    })
+    Ok(caller.name)
 }
 
 // ---------------------------------------------------------------------------------------

@@ -19,9 +19,8 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(mut settings: Settings) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     settings.server.database = format!("sqlite://{}", dir.path().join("pacer.db").display());
-    let store = pacer::store::open(&settings.server.database)
-        .await
-        .expect("open store");
+    // SQLite and PostgreSQL, mirrored: every API test runs on both (tests/common/backends.rs).
+    let store = crate::common::backends::fresh_store(dir.path()).await;
     let pacer = Pacer::new(store, settings);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -1,14 +1,19 @@
 //! Integration tests of the HTTP API: a real server on port 0 with a fresh SQLite file
-//! per test (see `helpers::spawn_app`).
+//! and a fresh PostgreSQL database per test, mirrored (see `helpers::spawn_app` and
+//! `common::backends`).
 
+#[path = "../common/mod.rs"]
+mod common;
 mod helpers;
 
+mod auth;
 mod bad_input;
 mod deployments;
 mod differential;
 mod grafana;
 mod incident_webhooks;
 mod incidents;
+mod limits;
 mod lists;
 mod metrics;
 mod overview;

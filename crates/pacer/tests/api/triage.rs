@@ -3,25 +3,47 @@
 //! advisory in `/api/v1/metrics`, `/api/v1/report` and `pacer report`.
 
 use crate::helpers::{Answer, END, TestApp, spawn_app, spawn_app_with, t};
-use pacer::settings::{Secret, Settings};
+use pacer::settings::{ApiToken, Settings, TokenScope};
 use serde_json::{Value, json};
 
 const ALICE: &str = "alice-token-0123456789abcdef";
 const BOB: &str = "bob-token-0123456789abcdef";
 
+/// The ingest token the deployments and incidents of these tests are recorded with.
+const CI: &str = "ci-token-0123456789abcdef";
+
 fn settings_with_tokens() -> Settings {
     let mut s = Settings::default();
-    s.auth.tokens = [("alice", ALICE), ("bob", BOB)]
-        .into_iter()
-        .map(|(n, t)| (n.to_string(), Secret::new(t)))
-        .collect();
+    s.auth.tokens = [
+        ("alice", ALICE, TokenScope::Triage),
+        ("bob", BOB, TokenScope::Triage),
+        ("ci", CI, TokenScope::Ingest),
+    ]
+    .into_iter()
+    .map(|(n, t, scope)| (n.to_string(), ApiToken::new(t, &[scope])))
+    .collect();
     s
+}
+
+/// A server with [`settings_with_tokens`] whose client sends the ingest token (requests
+/// built by [`triage`] carry their own `Authorization`, or none).
+async fn spawn_app_with_tokens() -> TestApp {
+    let mut app = spawn_app_with(settings_with_tokens()).await;
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        bearer(CI).parse().expect("header"),
+    );
+    app.client = pacer::http::builder()
+        .default_headers(headers)
+        .build()
+        .expect("client");
+    app
 }
 
 /// `PATCH /api/v1/incidents/{id}` with an optional `Authorization` header value.
 async fn triage(app: &TestApp, id: &str, authorization: Option<&str>, body: Value) -> Answer {
-    let mut request = app
-        .client
+    let mut request = pacer::http::client()
         .patch(app.url(&format!("/api/v1/incidents/{id}")))
         .body(body.to_string());
     if let Some(value) = authorization {
@@ -69,7 +91,7 @@ fn cfr(m: &Value) -> (u64, Value) {
 
 #[tokio::test]
 async fn triage_flips_the_change_failure_rate_and_the_log_records_who_when_and_what() {
-    let app = spawn_app_with(settings_with_tokens()).await;
+    let app = spawn_app_with_tokens().await;
     two_deployments_and_an_incident(&app).await;
     let query = format!("service=api&end={END}");
 
@@ -165,7 +187,7 @@ async fn triage_flips_the_change_failure_rate_and_the_log_records_who_when_and_w
 
 #[tokio::test]
 async fn with_tokens_configured_a_missing_or_wrong_token_gets_401_and_changes_nothing() {
-    let app = spawn_app_with(settings_with_tokens()).await;
+    let app = spawn_app_with_tokens().await;
     two_deployments_and_an_incident(&app).await;
     let body = json!({"caused_by_deploy": true, "fault_class": "capacity"});
     let refusals = [
@@ -409,7 +431,7 @@ async fn pacer_cli(args: Vec<String>, env: Vec<(&'static str, String)>) -> Strin
 /// advisory until the CLI triages i3 as caused.
 #[tokio::test]
 async fn the_chaos_advisory_appears_exactly_when_four_weeks_are_above_the_threshold() {
-    let app = spawn_app_with(settings_with_tokens()).await;
+    let app = spawn_app_with_tokens().await;
     let classes = [
         Some("bad_configuration"),
         Some("bad_configuration"),
@@ -542,14 +564,20 @@ fn auth_and_chaos_settings_are_validated_and_tokens_redacted() {
         "{printed}"
     );
 
-    let mut short = Settings::default();
-    short
-        .auth
-        .tokens
-        .insert("carol".into(), Secret::new("short"));
-    let e = short.validate().unwrap_err().to_string();
+    // A token where its hash belongs is refused (tokens are stored only as hashes).
+    let mut plain = Settings::default();
+    plain.auth.tokens.insert(
+        "carol".into(),
+        ApiToken {
+            sha256: pacer::settings::Secret::new("carol-token-0123456789abcdef"),
+            scopes: vec![TokenScope::Triage],
+        },
+    );
+    let e = plain.validate().unwrap_err().to_string();
     assert!(
-        e.contains("auth.tokens.\"carol\" is shorter than 16"),
+        e.contains("auth.tokens.\"carol\".sha256 is not 64 hex digits")
+            && e.contains("pacer token hash")
+            && !e.contains("carol-token"),
         "{e}"
     );
 
@@ -557,7 +585,7 @@ fn auth_and_chaos_settings_are_validated_and_tokens_redacted() {
     shared
         .auth
         .tokens
-        .insert("carol".into(), Secret::new(ALICE));
+        .insert("carol".into(), ApiToken::new(ALICE, &[TokenScope::Admin]));
     let e = shared.validate().unwrap_err().to_string();
     assert!(e.contains("has the same token as another name"), "{e}");
 

@@ -145,17 +145,33 @@ async fn a_bad_triage_is_refused_and_changes_nothing() {
 
 #[tokio::test]
 async fn with_auth_tokens_the_triage_form_needs_one_and_names_its_actor() {
+    use pacer::settings::{ApiToken, TokenScope};
+    const CI: &str = "a-long-random-token-for-ci-0123456789";
     let mut settings = pacer::settings::Settings::default();
     settings.auth.tokens.insert(
         "alice".to_string(),
-        pacer::settings::Secret::new("a-long-random-token-for-alice-0123456789"),
+        ApiToken::new(
+            "a-long-random-token-for-alice-0123456789",
+            &[TokenScope::Triage],
+        ),
     );
+    settings
+        .auth
+        .tokens
+        .insert("ci".to_string(), ApiToken::new(CI, &[TokenScope::Ingest]));
     let app = spawn_app_with(settings).await;
-    app.post_json(
-        "/api/v1/incidents",
-        json!({"id": "i1", "service": "api", "opened_at": "2026-03-12T10:20:00Z"}),
-    )
-    .await;
+    // Recording the incident needs the ingest token (docs/security.md).
+    let r = app
+        .http
+        .post(app.url("/api/v1/incidents"))
+        .bearer_auth(CI)
+        .body(
+            json!({"id": "i1", "service": "api", "opened_at": "2026-03-12T10:20:00Z"}).to_string(),
+        )
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status().as_u16(), 201);
     let (_, _, page) = get(&app, "/incidents").await;
     assert!(page.contains("name=\"token\""), "the form asks for a token");
     for form in [

@@ -1,13 +1,20 @@
 //! Concurrent writes are committed together (group commit); each keeps its own answer.
 
-use crate::support::{DeploymentExt, at, deploy, fresh_store, incident, prod_keys};
+use crate::support::{DeploymentExt, TestStore, at, deploy, each_backend, incident, prod_keys};
 use pacer::store::{ListQuery, Recorded, StoreError};
 use pacer_core::{IncidentUpdate, Window};
 use std::sync::Arc;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_writes_commit_together_and_a_refused_one_is_rolled_back_alone() {
-    let store = Arc::new(fresh_store().await);
+    // Each backend on its own: a mirror would apply the writes one at a time.
+    for (backend, store) in each_backend().await {
+        eprintln!("group commit on {backend:?}");
+        concurrent_writes(Arc::new(store)).await;
+    }
+}
+
+async fn concurrent_writes(store: Arc<TestStore>) {
     // 300 deployments (each re-delivered once), 50 incidents, and 50 refused merges
     // (resolved before opened), all in flight at once so that they share transactions.
     let mut tasks = Vec::new();

@@ -8,6 +8,8 @@
 //! - `listing`: list filters, order and paging.
 //! - `services`: team membership, the latest deployment, deployments between two times.
 
+#[path = "../common/mod.rs"]
+mod common;
 mod support;
 
 mod group_commit;

@@ -1,5 +1,6 @@
 //! The backend under test, and builders for events.
 
+pub use crate::common::backends::Backend;
 use pacer::store::{SharedStore, Store};
 use pacer_core::{Change, DeployStatus, Deployment, IncidentUpdate, Timestamp};
 use std::ops::Deref;
@@ -23,19 +24,30 @@ impl Deref for TestStore {
     }
 }
 
-/// A new, empty store for one test (or one property-test case): a fresh SQLite file in its
-/// own temporary directory, created and migrated by `pacer::store::open` as the server
-/// does it.
-///
-/// This is the only place the suite chooses a backend. A `PACER_TEST_POSTGRES_URL`
-/// variant will come with the PostgreSQL backend: when that variable is set, this will
-/// create a fresh database on that server per call instead, and the whole suite will run
-/// against PostgreSQL unchanged.
+/// A new, empty store for one test (or one property-test case), created and migrated by
+/// `pacer::store::open` as the server does it: a fresh SQLite file in its own temporary
+/// directory and a fresh PostgreSQL database, mirrored (see `common::backends`:
+/// `PACER_TEST_BACKENDS` picks the backends). This is the only place the suite chooses a
+/// backend, so every store test runs against both.
 pub async fn fresh_store() -> TestStore {
     let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("pacer.db").display());
-    let store = pacer::store::open(&url).await.expect("open a fresh store");
+    let store = crate::common::backends::fresh_store(dir.path()).await;
     TestStore { store, _dir: dir }
+}
+
+/// A new, empty store of each wanted backend on its own, for tests whose concurrency a
+/// mirror would serialize.
+pub async fn each_backend() -> Vec<(Backend, TestStore)> {
+    let mut out = Vec::new();
+    for backend in crate::common::backends::wanted() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = crate::common::backends::fresh_url(backend, dir.path()).await;
+        let store = pacer::store::open(&url)
+            .await
+            .unwrap_or_else(|e| panic!("open a fresh {backend:?} store: {e}"));
+        out.push((backend, TestStore { store, _dir: dir }));
+    }
+    out
 }
 
 /// A single-threaded runtime for the body of a property test.
