@@ -145,6 +145,19 @@ impl TestApp {
     }
 }
 
+/// POSTs `body` to `path` as JSON with extra `headers`: a webhook delivery.
+pub async fn deliver(app: &TestApp, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Answer {
+    let mut request = app
+        .client
+        .post(app.url(path))
+        .header("content-type", "application/json")
+        .body(body);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    answer(request.send().await.expect("request")).await
+}
+
 /// `2026-03-01T00:00:00Z` plus `hours`, as Unix seconds.
 pub fn t(hours: f64) -> i64 {
     1_772_323_200 + (hours * 3600.0) as i64

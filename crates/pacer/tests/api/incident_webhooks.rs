@@ -4,7 +4,7 @@
 //! configured credentials (OpsGenie and Alertmanager sign nothing), unsigned, tampered,
 //! duplicated and out of order; the stored incidents and the MTTR figures are exact.
 
-use crate::helpers::{TestApp, spawn_app_with};
+use crate::helpers::{Answer, TestApp, deliver, spawn_app_with};
 use hmac::{Hmac, Mac};
 use pacer::settings::{
     AlertmanagerWebhook, OpsgenieWebhook, PagerDutyWebhook, Secret, Settings, WebhookSettings,
@@ -86,29 +86,8 @@ fn settings() -> Settings {
     }
 }
 
-struct Reply {
-    status: u16,
-    body: Value,
-}
-
-async fn deliver(app: &TestApp, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Reply {
-    let mut request = app
-        .client
-        .post(app.url(path))
-        .header("content-type", "application/json")
-        .body(body);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    let text = response.text().await.expect("body");
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    Reply { status, body }
-}
-
 /// A PagerDuty delivery of `pagerduty/<file>`, signed with the current fixture secret.
-async fn pd(app: &TestApp, file: &str) -> Reply {
+async fn pd(app: &TestApp, file: &str) -> Answer {
     let path = format!("pagerduty/{file}");
     let sig = signature(&path, false, PD_CURRENT);
     deliver(
@@ -123,7 +102,7 @@ async fn pd(app: &TestApp, file: &str) -> Reply {
     .await
 }
 
-async fn og(app: &TestApp, body: Vec<u8>) -> Reply {
+async fn og(app: &TestApp, body: Vec<u8>) -> Answer {
     deliver(
         app,
         "/webhooks/opsgenie",
@@ -133,7 +112,7 @@ async fn og(app: &TestApp, body: Vec<u8>) -> Reply {
     .await
 }
 
-async fn am(app: &TestApp, file: &str) -> Reply {
+async fn am(app: &TestApp, file: &str) -> Answer {
     let auth = format!("Bearer {AM_TOKEN}");
     deliver(
         app,

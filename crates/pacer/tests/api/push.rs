@@ -13,22 +13,8 @@ fn now() -> i64 {
 
 impl TestApp {
     async fn push(&self, method: &str, path: &str, body: &str) -> Answer {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let r = self
-            .client
-            .request(method, self.url(path))
-            .body(body.to_string())
-            .send()
+        self.send(method, path, Some(body.as_bytes().to_vec()))
             .await
-            .expect("request");
-        let status = r.status().as_u16();
-        let text = r.text().await.expect("body");
-        Answer {
-            status,
-            body: serde_json::from_str(&text).unwrap_or(Value::String(text.clone())),
-            content_type: None,
-            text,
-        }
     }
 
     async fn deployments(&self, query: &str) -> Vec<Value> {

@@ -3,7 +3,7 @@
 //! with the header values of `tests/fixtures/signatures.json` (computed by the vendors'
 //! scheme over the exact file bytes), and unsigned or wrongly signed.
 
-use crate::helpers::{TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{Answer, TestApp, deliver, spawn_app, spawn_app_with};
 use hmac::{Hmac, Mac};
 use pacer::settings::{
     ArgoCdWebhook, FluxWebhook, GithubWebhook, GitlabWebhook, Secret, Settings, WebhookSettings,
@@ -72,29 +72,8 @@ fn settings() -> Settings {
     }
 }
 
-struct Reply {
-    status: u16,
-    body: Value,
-}
-
-async fn deliver(app: &TestApp, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Reply {
-    let mut request = app
-        .client
-        .post(app.url(path))
-        .header("content-type", "application/json")
-        .body(body);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    let text = response.text().await.expect("body");
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    Reply { status, body }
-}
-
 /// A GitHub delivery of `file` as `event`, signed as signatures.json says GitHub signs it.
-async fn github(app: &TestApp, file: &str, event: &str, delivery: &str) -> Reply {
+async fn github(app: &TestApp, file: &str, event: &str, delivery: &str) -> Answer {
     let path = format!("github/{file}");
     let sig = signature(&path, "X-Hub-Signature-256");
     deliver(
@@ -110,7 +89,7 @@ async fn github(app: &TestApp, file: &str, event: &str, delivery: &str) -> Reply
     .await
 }
 
-async fn gitlab(app: &TestApp, file: &str, extra: &[(&str, &str)]) -> Reply {
+async fn gitlab(app: &TestApp, file: &str, extra: &[(&str, &str)]) -> Answer {
     let mut headers = vec![
         ("X-Gitlab-Event", "Deployment Hook"),
         ("X-Gitlab-Token", GITLAB_TOKEN),
@@ -125,7 +104,7 @@ async fn gitlab(app: &TestApp, file: &str, extra: &[(&str, &str)]) -> Reply {
     .await
 }
 
-async fn flux(app: &TestApp, file: &str) -> Reply {
+async fn flux(app: &TestApp, file: &str) -> Answer {
     let path = format!("flux/{file}");
     let sig = signature(&path, "X-Signature");
     deliver(
@@ -140,7 +119,7 @@ async fn flux(app: &TestApp, file: &str) -> Reply {
     .await
 }
 
-async fn argocd(app: &TestApp, file: &str) -> Reply {
+async fn argocd(app: &TestApp, file: &str) -> Answer {
     let auth = format!("Bearer {ARGOCD_TOKEN}");
     deliver(
         app,
