@@ -144,7 +144,7 @@ async fn push(
         if recorded == Recorded::Created {
             p.telemetry.ingested("pushgateway", "deployment", 1);
         }
-        tracing::info!(id = %d.id, service = %d.service, ?recorded, "pushed deployment");
+        tracing::debug!(id = %d.id, service = %d.service, ?recorded, "pushed deployment");
         deployments.push(json!({
             "id": d.id,
             "service": d.service,
@@ -211,7 +211,7 @@ async fn push(
     for update in incident_updates {
         let (incident, recorded) = p.store.record_incident(update).await?;
         p.telemetry.ingested("pushgateway", "incident", 1);
-        tracing::info!(id = %incident.id, ?recorded, "pushed incident");
+        tracing::debug!(id = %incident.id, ?recorded, "pushed incident");
         incidents.push(json!({
             "id": incident.id,
             "opened_at": timefmt::format(incident.opened_at),

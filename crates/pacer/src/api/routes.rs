@@ -89,7 +89,7 @@ async fn post_deployment(State(p): State<Pacer>, body: Body) -> ApiResult {
         }
         Recorded::AlreadyRecorded => StatusCode::OK,
     };
-    tracing::info!(id = %deployment.id, service = %deployment.service, ?recorded, "deployment");
+    tracing::debug!(id = %deployment.id, service = %deployment.service, ?recorded, "deployment");
     Ok((status, Json(json!({"id": deployment.id}))).into_response())
 }
 
@@ -224,7 +224,7 @@ async fn post_incident(State(p): State<Pacer>, body: Body) -> ApiResult {
         Recorded::Created => StatusCode::CREATED,
         Recorded::AlreadyRecorded => StatusCode::OK,
     };
-    tracing::info!(id = %incident.id, ?recorded, "incident");
+    tracing::debug!(id = %incident.id, ?recorded, "incident");
     let mut answer = json!({"id": incident.id, "incident": incident_json(&incident, &p.config)});
     // POST never marks a human triage, so a human-triaged result means the triage fields
     // sent here were ignored: say so rather than answer as if they had been applied.

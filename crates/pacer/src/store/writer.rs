@@ -7,7 +7,8 @@
 //! every caller is answered only after the transaction holding its write has committed.
 
 use super::sql::{
-    Backend, INCIDENT_COLUMNS, env_key, incident_from_row, labels_column, placeholders, query,
+    Backend, INCIDENT_COLUMNS, bulk_query, env_key, incident_from_row, labels_column, placeholders,
+    query,
 };
 use super::{IncidentDelivery, IncidentEvent, IncidentState};
 use super::{LeadTimeSet, Recorded, StoreError, WebhookDelivery};
@@ -180,19 +181,21 @@ async fn write_batch(
     }
     // Deployments were validated at the edge and cannot be refused here, so they are
     // written with a few multi-row statements; a failure fails the whole batch.
-    for (i, recorded) in insert_deployments(&mut tx, &deployments, now).await? {
+    for (i, recorded) in insert_deployments(&mut tx, backend, &deployments, now).await? {
         answers[i] = Some(Ok(WriteOutcome::Deployment(recorded)));
     }
-    for (i, outcome) in record_webhook_deliveries(&mut tx, webhook_deliveries, now).await? {
+    for (i, outcome) in record_webhook_deliveries(&mut tx, backend, webhook_deliveries, now).await?
+    {
         answers[i] = Some(Ok(WriteOutcome::WebhookDelivery(outcome)));
     }
     // An incident merge can be refused (a resolution before the opening): each runs in
     // its own savepoint so a refusal rolls back only itself.
     for (i, update) in incidents {
-        answers[i] = Some(in_savepoint(&mut tx, update, now).await);
+        answers[i] = Some(in_savepoint(&mut tx, backend, update, now).await);
     }
     for (i, source, key, event) in incident_events {
-        answers[i] = Some(incident_event_in_savepoint(&mut tx, &source, &key, &event, now).await);
+        answers[i] =
+            Some(incident_event_in_savepoint(&mut tx, backend, &source, &key, &event, now).await);
     }
     // After the deployments, so a deployment and its lead time may share a batch.
     for (i, deployment_id, seconds) in lead_times {
@@ -233,11 +236,12 @@ async fn lock_incidents(conn: &mut AnyConnection, ops: &[WriteOp]) -> Result<(),
 
 async fn in_savepoint(
     conn: &mut AnyConnection,
+    backend: Backend,
     update: IncidentUpdate,
     now: Timestamp,
 ) -> Result<WriteOutcome, StoreError> {
     sqlx::query("SAVEPOINT write").execute(&mut *conn).await?;
-    let result = merge_incident(conn, update, now)
+    let result = merge_incident(conn, backend, update, now)
         .await
         .map(|(i, r)| WriteOutcome::Incident(i, r));
     if result.is_err() {
@@ -261,6 +265,7 @@ const MAX_BULK_PARAMS: usize = 4000;
 /// within the batch). Returns each input index with what happened to it.
 async fn insert_deployments(
     conn: &mut AnyConnection,
+    backend: Backend,
     deployments: &[(usize, Deployment)],
     now: Timestamp,
 ) -> Result<Vec<(usize, Recorded)>, StoreError> {
@@ -277,6 +282,7 @@ async fn insert_deployments(
 
     const PER_DEPLOYMENT: usize = 15;
     let mut inserted: HashSet<String> = HashSet::new();
+    let mut already_stored: HashSet<String> = HashSet::new();
     for chunk in candidates.chunks(MAX_BULK_PARAMS / PER_DEPLOYMENT) {
         // lead_time_seconds (the 10th column) is bound as NaN for "none" and turned into
         // NULL by NULLIF: sqlx's Any driver sends a NULL f64 to PostgreSQL as a float4,
@@ -292,14 +298,29 @@ async fn insert_deployments(
                 format!("({})", cols.join(", "))
             })
             .collect();
+        // PostgreSQL: another replica may insert the same id at any moment, so only the
+        // insert itself can say which rows it wrote (RETURNING). SQLite: this connection is
+        // the only writer inside the transaction (a concurrent writer makes the commit fail
+        // with a busy snapshot, never a wrong answer), so the ids already stored are read
+        // first, usually none, and the insert sends nothing back: returned rows cross from
+        // SQLite's thread one message each, a measurable cost at tens of thousands a second.
+        let returning = match backend {
+            Backend::Postgres => " RETURNING id",
+            Backend::Sqlite => {
+                for id in stored_ids(conn, backend, chunk).await? {
+                    already_stored.insert(id);
+                }
+                ""
+            }
+        };
         let sql = format!(
             "INSERT INTO deployments (id, service, environment, env_key, status, deployed_at, \
              sha, repo, team, lead_time_seconds, received_at, marked_hotfix, marked_rollback, \
              branch, labels) VALUES {} \
-             ON CONFLICT (id) DO NOTHING RETURNING id",
+             ON CONFLICT (id) DO NOTHING{returning}",
             rows.join(", ")
         );
-        let mut q = query(sql);
+        let mut q = bulk_query(backend, sql);
         for d in chunk {
             q = q
                 .bind(d.id.clone())
@@ -318,8 +339,21 @@ async fn insert_deployments(
                 .bind(d.branch.clone())
                 .bind(labels_column(&d.labels));
         }
-        for row in q.fetch_all(&mut *conn).await? {
-            inserted.insert(row.try_get("id")?);
+        match backend {
+            Backend::Postgres => {
+                for row in q.fetch_all(&mut *conn).await? {
+                    inserted.insert(row.try_get("id")?);
+                }
+            }
+            Backend::Sqlite => {
+                q.execute(&mut *conn).await?;
+                inserted.extend(
+                    chunk
+                        .iter()
+                        .filter(|d| !already_stored.contains(&d.id))
+                        .map(|d| d.id.clone()),
+                );
+            }
         }
     }
     let new: Vec<&Deployment> = candidates
@@ -355,7 +389,7 @@ async fn insert_deployments(
             "INSERT INTO deployment_changes (deployment_id, position, service, change_id, started_at) VALUES {}",
             rows.join(", ")
         );
-        let mut q = query(sql);
+        let mut q = bulk_query(backend, sql);
         for (d, position, c) in chunk {
             q = q
                 .bind(d.id.clone())
@@ -380,7 +414,7 @@ async fn insert_deployments(
     }
     let services: Vec<_> = services.into_iter().collect();
     for chunk in services.chunks(MAX_BULK_PARAMS / 4) {
-        upsert_services(conn, chunk).await?;
+        upsert_services(conn, backend, chunk).await?;
     }
     Ok(outcome)
 }
@@ -389,6 +423,7 @@ async fn insert_deployments(
 /// remembered (earlier, or earlier in this batch) writes nothing.
 async fn record_webhook_deliveries(
     conn: &mut AnyConnection,
+    backend: Backend,
     deliveries: Vec<(usize, String, String, Deployment)>,
     now: Timestamp,
 ) -> Result<Vec<(usize, WebhookDelivery)>, StoreError> {
@@ -427,7 +462,7 @@ async fn record_webhook_deliveries(
     }
     // After the batch's own deployments, so an id the API sent in the same batch is
     // "already recorded" here, exactly as if it had come first in its own batch.
-    for (i, recorded) in insert_deployments(conn, &new, now).await? {
+    for (i, recorded) in insert_deployments(conn, backend, &new, now).await? {
         outcomes.push((i, WebhookDelivery::Processed(recorded)));
     }
     Ok(outcomes)
@@ -467,6 +502,7 @@ async fn set_lead_time(
 /// Merges one incident delivery into the stored row (newest state of each field wins).
 async fn merge_incident(
     conn: &mut AnyConnection,
+    backend: Backend,
     update: IncidentUpdate,
     now: Timestamp,
 ) -> Result<(Incident, Recorded), StoreError> {
@@ -517,15 +553,37 @@ async fn merge_incident(
         log_triage(conn, by, old, &merged).await?;
     }
     if let Some(service) = &merged.service {
-        upsert_services(conn, &[(service.as_str(), None)]).await?;
+        upsert_services(conn, backend, &[(service.as_str(), None)]).await?;
     }
     Ok((merged, recorded))
+}
+
+/// Which of `deployments` are already stored, by id.
+async fn stored_ids(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    deployments: &[&Deployment],
+) -> Result<Vec<String>, StoreError> {
+    let sql = format!(
+        "SELECT id FROM deployments WHERE id IN ({})",
+        placeholders(1, deployments.len())
+    );
+    let mut q = bulk_query(backend, sql);
+    for d in deployments {
+        q = q.bind(d.id.clone());
+    }
+    q.fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|row| Ok(row.try_get("id")?))
+        .collect()
 }
 
 /// Records services, each with the team of its latest deployment naming one (latest by
 /// deployed_at, then id, so delivery order never matters). Names must be distinct.
 async fn upsert_services(
     conn: &mut AnyConnection,
+    backend: Backend,
     services: &[(&str, TeamClaim<'_>)],
 ) -> Result<(), StoreError> {
     let rows: Vec<String> = (0..services.len())
@@ -541,7 +599,7 @@ async fn upsert_services(
              AND excluded.team_deployment_id > services.team_deployment_id))",
         rows.join(", ")
     );
-    let mut q = query(sql);
+    let mut q = bulk_query(backend, sql);
     for (name, team) in services {
         q = q
             .bind(name.to_string())
@@ -557,6 +615,7 @@ async fn upsert_services(
 /// row too, so a corrected redelivery is not taken for a replay.
 async fn incident_event_in_savepoint(
     conn: &mut AnyConnection,
+    backend: Backend,
     source: &str,
     key: &str,
     event: &IncidentEvent,
@@ -565,7 +624,7 @@ async fn incident_event_in_savepoint(
     sqlx::query("SAVEPOINT incident_event")
         .execute(&mut *conn)
         .await?;
-    let result = record_incident_event(conn, source, key, event, now)
+    let result = record_incident_event(conn, backend, source, key, event, now)
         .await
         .map(WriteOutcome::IncidentEvent);
     if result.is_err() {
@@ -584,6 +643,7 @@ async fn incident_event_in_savepoint(
 /// deliveries. Triage fields are left absent, so they keep their stored values.
 async fn record_incident_event(
     conn: &mut AnyConnection,
+    backend: Backend,
     source: &str,
     key: &str,
     event: &IncidentEvent,
@@ -665,7 +725,7 @@ async fn record_incident_event(
     if apply_service {
         update.service = Some(event.service.clone());
     }
-    let (incident, recorded) = merge_incident(conn, update, now).await?;
+    let (incident, recorded) = merge_incident(conn, backend, update, now).await?;
     let bump = |applied: bool, stored: Option<i64>| if applied { Some(at) } else { stored };
     sqlx::query(
         "INSERT INTO incident_event_state (incident_id, state_at, severity_at, service_at) \
