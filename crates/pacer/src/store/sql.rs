@@ -56,6 +56,15 @@ macro_rules! migrations {
                     "/0005_incident_events.sql"
                 )),
             ),
+            (
+                6,
+                "window_indexes",
+                include_str!(concat!(
+                    "../../migrations/",
+                    $dir,
+                    "/0006_window_indexes.sql"
+                )),
+            ),
         ]
     };
 }
@@ -63,8 +72,8 @@ macro_rules! migrations {
 const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = migrations!("sqlite");
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres");
 
-/// The newest schema version this binary knows.
-pub const SCHEMA_VERSION: i64 = 5;
+/// The newest schema version this binary knows: the last migration's.
+pub const SCHEMA_VERSION: i64 = SQLITE_MIGRATIONS[SQLITE_MIGRATIONS.len() - 1].0;
 
 /// Which database a URL names; the SQL is shared, a few statements are not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -267,6 +276,11 @@ impl SqlStore {
                             sync_pragma,
                             "PRAGMA busy_timeout = 10000",
                             "PRAGMA foreign_keys = ON",
+                            // 16 MiB of page cache instead of SQLite's 2 MiB: a window
+                            // load seeks indexes all over a multi-GB file, and with the
+                            // default most of those seeks were a pread of the same
+                            // upper B-tree pages again (docs/benchmarks.md).
+                            "PRAGMA cache_size = -16384",
                         ] {
                             sqlx::query(pragma).execute(&mut *conn).await?;
                         }
@@ -584,42 +598,6 @@ impl SqlStore {
     }
 }
 
-impl SqlStore {
-    /// For each `(service, sha)`: the id of the latest successful production deployment of
-    /// that service with that sha deployed at or before `start`, if any.
-    async fn ran_before(
-        &self,
-        asks: &BTreeSet<(String, String)>,
-        environments: &[String],
-        start: i64,
-    ) -> Result<Vec<String>, StoreError> {
-        let envs = placeholders(2, environments.len());
-        let first = 2 + environments.len();
-        let asks: Vec<&(String, String)> = asks.iter().collect();
-        let mut found = Vec::new();
-        for chunk in asks.chunks(MAX_PARAMS_PER_QUERY / 2) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|i| format!("(${}, ${})", first + 2 * i, first + 2 * i + 1))
-                .collect();
-            let sql = format!(
-                "SELECT (SELECT d.id FROM deployments d WHERE d.service = v.column1 \
-                 AND d.sha = v.column2 AND d.deployed_at <= $1 AND d.status = 'success' \
-                 AND d.env_key IN ({envs}) ORDER BY d.deployed_at DESC, d.id DESC LIMIT 1) AS id \
-                 FROM (VALUES {}) AS v",
-                values.join(", ")
-            );
-            let mut q = bind_all(query(sql).bind(start), environments);
-            for (service, sha) in chunk {
-                q = q.bind(service.clone()).bind(sha.clone());
-            }
-            for row in q.fetch_all(&self.read).await? {
-                found.extend(row.try_get::<Option<String>, _>("id")?);
-            }
-        }
-        Ok(found)
-    }
-}
-
 /// Appends `AND service IN (...)` when restricted; returns the next placeholder number.
 fn service_filter(
     sql: &mut String,
@@ -847,40 +825,31 @@ impl Store for SqlStore {
         );
         self.attach_changes_from(&mut deployments, q).await?;
         let mut loaded: BTreeSet<String> = deployments.iter().map(|d| d.id.clone()).collect();
-        let window_ids: Vec<String> = loaded.iter().cloned().collect();
 
         // 2. Earlier production deployments of the same service carrying the same change:
-        //    a change counts only in its first production deployment.
-        let pairs: BTreeSet<(String, String)> = deployments
-            .iter()
-            .flat_map(|d| {
-                d.changes
-                    .iter()
-                    .map(move |c| (d.service.clone(), c.id.clone()))
-            })
-            .collect();
-        let pairs: Vec<_> = pairs.into_iter().collect();
+        //    a change counts only in its first production deployment. One self-join, so
+        //    the database probes its (service, change_id) index once per change of the
+        //    window and sends back only the few earlier carriers (a list of the window's
+        //    changes as parameters took thousands of statements at 10^5 changes).
+        let mut sql = format!(
+            "SELECT DISTINCT e.deployment_id AS id FROM deployments d \
+             JOIN deployment_changes c ON c.deployment_id = d.id \
+             JOIN deployment_changes e ON e.service = c.service AND e.change_id = c.change_id \
+             JOIN deployments ed ON ed.id = e.deployment_id \
+             WHERE d.deployed_at > $1 AND d.deployed_at <= $2 \
+             AND d.status = 'success' AND d.env_key IN ({envs}) \
+             AND ed.deployed_at <= $1 AND ed.status = 'success' AND ed.env_key IN ({envs})"
+        );
+        service_filter(&mut sql, "d.service", services, after_envs);
+        let q = bind_all(
+            bind_all(query(sql).bind(start).bind(end), environments),
+            &svc,
+        );
         let mut wanted = BTreeSet::new();
-        for chunk in pairs.chunks(MAX_PARAMS_PER_QUERY / 2) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|i| format!("(${}, ${})", after_envs + 2 * i, after_envs + 2 * i + 1))
-                .collect();
-            let sql = format!(
-                "SELECT DISTINCT c.deployment_id AS id FROM deployment_changes c \
-                 JOIN deployments d ON d.id = c.deployment_id \
-                 WHERE d.deployed_at <= $1 AND $2 = $2 AND d.status = 'success' AND d.env_key IN ({envs}) \
-                 AND (c.service, c.change_id) IN (VALUES {})",
-                values.join(", ")
-            );
-            let mut q = bind_all(query(sql).bind(start).bind(end), environments);
-            for (s, c) in chunk {
-                q = q.bind(s.clone()).bind(c.clone());
-            }
-            for row in q.fetch_all(&self.read).await? {
-                let id: String = row.try_get("id")?;
-                if !loaded.contains(&id) {
-                    wanted.insert(id);
-                }
+        for row in q.fetch_all(&self.read).await? {
+            let id: String = row.try_get("id")?;
+            if !loaded.contains(&id) {
+                wanted.insert(id);
             }
         }
 
@@ -902,26 +871,45 @@ impl Store for SqlStore {
             .into_iter()
             .map(|i| (i.id.clone(), i))
             .collect();
-        for chunk in window_ids.chunks(MAX_PARAMS_PER_QUERY) {
-            let sql = format!(
-                "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE $1 = $1 AND $2 = $2 AND env_key IN ({envs}) \
-                 AND deployment_id IN ({})",
-                placeholders(after_envs, chunk.len())
-            );
-            let q = bind_all(
-                bind_all(query(sql).bind(start).bind(end), environments),
-                chunk,
-            );
-            for i in self.fetch_incidents(q).await? {
-                incidents.insert(i.id.clone(), i);
-            }
+        // ... and incidents naming one of the window's deployments (a subquery on the
+        // window's condition rather than lists of its ids).
+        let mut sql = format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE env_key IN ({envs}) \
+             AND deployment_id IN (SELECT id FROM deployments WHERE deployed_at > $1 \
+             AND deployed_at <= $2 AND status = 'success' AND env_key IN ({envs})"
+        );
+        service_filter(&mut sql, "service", services, after_envs);
+        sql.push(')');
+        let q = bind_all(
+            bind_all(query(sql).bind(start).bind(end), environments),
+            &svc,
+        );
+        for i in self.fetch_incidents(q).await? {
+            incidents.insert(i.id.clone(), i);
         }
         if services.is_some() {
-            let sql = format!(
-                "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE opened_at > $1 AND $2 = $2 \
+            // Incidents naming no service are blamed on the latest production deployment
+            // of any service (organisation-wide, by time). In a service scope only those
+            // whose deployment belongs to the scope can change a figure (the engine counts
+            // them nowhere else there), so the rest are left in the database: at 10^7
+            // events each service's request otherwise loaded every such incident of the
+            // organisation and the deployment it blames, with that deployment's changes.
+            let mut sql = format!(
+                "SELECT {INCIDENT_COLUMNS} FROM incidents i WHERE opened_at > $1 AND $2 = $2 \
                  AND env_key IN ({envs}) AND service IS NULL AND deployment_id IS NULL"
             );
-            let q = bind_all(query(sql).bind(start).bind(end), environments);
+            // `service_filter` appends `AND <column> IN (<scope>)`; the column here is the
+            // service of the deployment the incident is blamed on.
+            let blamed = format!(
+                "(SELECT d.service FROM deployments d WHERE d.deployed_at <= i.opened_at \
+                 AND d.status = 'success' AND d.env_key IN ({envs}) \
+                 ORDER BY d.deployed_at DESC, d.id DESC LIMIT 1)"
+            );
+            service_filter(&mut sql, &blamed, services, after_envs);
+            let q = bind_all(
+                bind_all(query(sql).bind(start).bind(end), environments),
+                &svc,
+            );
             for i in self.fetch_incidents(q).await? {
                 incidents.insert(i.id.clone(), i);
             }
@@ -945,20 +933,54 @@ impl Store for SqlStore {
         //    ran right before the window (the sha it replaced), and for each of their shas
         //    an earlier deployment of the service with that sha (it ran before).
         //    `deployments` holds only the window's deployments at this point.
-        let window_services: BTreeSet<Option<String>> = deployments
-            .iter()
-            .map(|d| Some(d.service.clone()))
-            .collect();
-        let before: BTreeSet<(Option<String>, Timestamp)> = window_services
-            .into_iter()
-            .map(|s| (s, window.start()))
-            .collect();
-        wanted.extend(self.latest_at_or_before(&before, environments).await?);
-        let shas: BTreeSet<(String, String)> = deployments
-            .iter()
-            .filter_map(|d| d.sha.clone().map(|sha| (d.service.clone(), sha)))
-            .collect();
-        wanted.extend(self.ran_before(&shas, environments, start).await?);
+        //    Both are one statement driven by the window's own condition: as lists of
+        //    asks they took ~200 statements and seconds for a 10,000-service report.
+        let window_condition = |sql: &mut String, prefix: &str| {
+            sql.push_str(&format!(
+                "{prefix}deployed_at > $1 AND {prefix}deployed_at <= $2 \
+                 AND {prefix}status = 'success' AND {prefix}env_key IN ({envs})"
+            ));
+            service_filter(sql, &format!("{prefix}service"), services, after_envs);
+        };
+        let mut sql = format!(
+            "SELECT (SELECT d.id FROM deployments d WHERE d.service = w.service \
+             AND d.deployed_at <= $1 AND d.status = 'success' AND d.env_key IN ({envs}) \
+             ORDER BY d.deployed_at DESC, d.id DESC LIMIT 1) AS id \
+             FROM (SELECT DISTINCT service FROM deployments WHERE "
+        );
+        window_condition(&mut sql, "");
+        sql.push_str(") w");
+        let q = bind_all(
+            bind_all(query(sql).bind(start).bind(end), environments),
+            &svc,
+        );
+        for row in q.fetch_all(&self.read).await? {
+            wanted.extend(row.try_get::<Option<String>, _>("id")?);
+        }
+        // The latest earlier run of each (service, sha) of the window; a sha redeployed
+        // many times before the window comes back once per run, and the latest is kept.
+        let mut sql = format!(
+            "SELECT DISTINCT e.id, e.service, e.sha, e.deployed_at FROM deployments d \
+             JOIN deployments e ON e.service = d.service AND e.sha = d.sha \
+             WHERE e.deployed_at <= $1 AND e.status = 'success' AND e.env_key IN ({envs}) AND "
+        );
+        window_condition(&mut sql, "d.");
+        let q = bind_all(
+            bind_all(query(sql).bind(start).bind(end), environments),
+            &svc,
+        );
+        let mut latest_run: HashMap<(String, String), (i64, String)> = HashMap::new();
+        for row in q.fetch_all(&self.read).await? {
+            let run = (row.try_get::<i64, _>("deployed_at")?, row.try_get("id")?);
+            let key = (row.try_get("service")?, row.try_get("sha")?);
+            match latest_run.get(&key) {
+                Some(known) if *known >= run => {}
+                _ => {
+                    latest_run.insert(key, run);
+                }
+            }
+        }
+        wanted.extend(latest_run.into_values().map(|(_, id)| id));
         wanted.retain(|id| !loaded.contains(id));
         let wanted: Vec<String> = wanted.into_iter().collect();
         for d in self.deployments_by_id(&wanted).await? {

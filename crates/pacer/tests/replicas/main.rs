@@ -137,7 +137,7 @@ async fn two_replicas_store_each_event_once_and_agree_with_sqlite() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(said.contains("schema version 5"), "{said}");
+    assert!(said.contains("schema version 6"), "{said}");
 
     let (a, b) = (serve(dir.path(), &url), serve(dir.path(), &url));
     let client = pacer::http::client();
@@ -370,7 +370,7 @@ fn an_unreachable_database_is_named_without_its_password() {
     assert!(!err.contains("s3cret"), "the password leaked: {err}");
 }
 
-/// A database a newer Pacer migrated (version 6, unknown here) is refused, not written.
+/// A database a newer Pacer migrated (version 7, unknown here) is refused, not written.
 async fn refuses_a_newer_schema(url: &str, insert_future: &str) {
     let dir = tempfile::tempdir().expect("temp dir");
     pacer::store::migrate(url).await.expect("migrate");
@@ -388,7 +388,7 @@ async fn refuses_a_newer_schema(url: &str, insert_future: &str) {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{args:?} accepted a newer schema");
         assert!(
-            err.contains("schema is at version 6, newer than this binary knows (5)"),
+            err.contains("schema is at version 7, newer than this binary knows (6)"),
             "{args:?}: {err}"
         );
     }
@@ -402,7 +402,7 @@ async fn a_schema_newer_than_the_binary_is_refused_on_sqlite() {
     refuses_a_newer_schema(
         &url,
         "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
-         VALUES (6, 'future', TRUE, X'00', 0)",
+         VALUES (7, 'future', TRUE, X'00', 0)",
     )
     .await;
 }
@@ -416,7 +416,7 @@ async fn a_schema_newer_than_the_binary_is_refused_on_postgres() {
     refuses_a_newer_schema(
         &url,
         "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
-         VALUES (6, 'future', TRUE, '\\x00'::bytea, 0)",
+         VALUES (7, 'future', TRUE, '\\x00'::bytea, 0)",
     )
     .await;
 }
