@@ -51,6 +51,76 @@ pub enum Command {
     Token(TokenCommand),
     /// Create or upgrade the database schema and exit (before rolling out replicas).
     Migrate(MigrateArgs),
+    /// Load deployments and incidents from JSON Lines or CSV files (docs/import.md).
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FileFormatArg {
+    Jsonl,
+    Csv,
+}
+
+impl From<FileFormatArg> for crate::demo::FileFormat {
+    fn from(f: FileFormatArg) -> Self {
+        match f {
+            FileFormatArg::Jsonl => crate::demo::FileFormat::Jsonl,
+            FileFormatArg::Csv => crate::demo::FileFormat::Csv,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Files to import, in order: JSON Lines (.jsonl) or CSV (.csv).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Database URL, e.g. sqlite://pacer.db [default: server.database]
+    #[arg(long)]
+    pub database: Option<String>,
+    /// The files' format [default: from each file's extension]
+    #[arg(long, value_enum)]
+    pub format: Option<FileFormatArg>,
+    /// Events (deployments + changes + incidents) per transaction.
+    #[arg(long, default_value_t = crate::import::DEFAULT_BATCH_EVENTS)]
+    pub batch: usize,
+    /// No progress bar (it is drawn only when stderr is a terminal anyway).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DemoCommand {
+    /// Write a generated history to a file for `pacer import`: the demo's 6 services by
+    /// default, any size with --services / --deploys-per-day (docs/import.md).
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Services, in teams of 20 [default with --deploys-per-day: 100; without both: the
+    /// 6-service history of `pacer demo`]
+    #[arg(long)]
+    pub services: Option<u32>,
+    /// Days of history.
+    #[arg(long, default_value_t = 90)]
+    pub days: u32,
+    /// Deployments per day per service, all environments (70 % production) [default with
+    /// --services: 5]
+    #[arg(long)]
+    pub deploys_per_day: Option<f64>,
+    /// Seed of the generator (same seed, same history).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// End of the history: RFC 3339 or Unix seconds [default: now]
+    #[arg(long)]
+    pub end: Option<String>,
+    /// jsonl or csv [default: from the --output extension, else jsonl]
+    #[arg(long, value_enum)]
+    pub format: Option<FileFormatArg>,
+    /// The file to write.
+    #[arg(long, short)]
+    pub output: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -98,7 +168,10 @@ pub struct ServeArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct DemoArgs {
+    #[command(subcommand)]
+    pub command: Option<DemoCommand>,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:7077")]
     pub listen: String,
@@ -346,7 +419,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             serve(settings, None).await
         }
+        Command::Demo(DemoArgs {
+            command: Some(DemoCommand::Generate(args)),
+            ..
+        }) => generate(args),
         Command::Demo(args) => demo(settings, args).await,
+        Command::Import(args) => import(settings, args).await,
         Command::Report(args) => report(settings, args).await,
         Command::Deployment(DeploymentCommand::Record(args)) => record_deployment(*args).await,
         Command::Incident(cmd) => incident(cmd).await,
@@ -501,6 +579,93 @@ async fn demo(mut settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
         args.listen
     ));
     serve(settings, Some(text)).await
+}
+
+/// `pacer demo generate`: a generated history into a file.
+fn generate(args: GenerateArgs) -> anyhow::Result<()> {
+    use crate::demo::{FileFormat, ScaleOptions};
+    let end =
+        time_arg("end", &args.end)?.map_or_else(timefmt::now, pacer_core::Timestamp::from_seconds);
+    let format = match args.format {
+        Some(f) => f.into(),
+        None => crate::import::format_of(&args.output, None).unwrap_or(FileFormat::Jsonl),
+    };
+    if args.days == 0 {
+        bail!("--days must be at least 1");
+    }
+    let file = std::fs::File::create(&args.output)
+        .with_context(|| format!("cannot create {}", args.output.display()))?;
+    let out = std::io::BufWriter::with_capacity(1 << 20, file);
+    let scaled = args.services.is_some() || args.deploys_per_day.is_some();
+    let written = if scaled {
+        let options = ScaleOptions {
+            services: args.services.unwrap_or(100),
+            days: args.days,
+            deploys_per_day: args.deploys_per_day.unwrap_or(5.0),
+            seed: args.seed,
+            now: end,
+        };
+        if options.services == 0 {
+            bail!("--services must be at least 1");
+        }
+        if !(options.deploys_per_day.is_finite() && options.deploys_per_day > 0.0) {
+            bail!("--deploys-per-day must be a number above 0, e.g. 4 or 0.5");
+        }
+        crate::demo::scale::write_events(crate::demo::generate_scaled(options), format, out)
+    } else {
+        let data = crate::demo::generate(end, args.days, args.seed);
+        crate::demo::scale::write_events(crate::demo::scale::demo_events(data), format, out)
+    }
+    .with_context(|| format!("cannot write {}", args.output.display()))?;
+    println!(
+        "wrote {}: {} deployments, {} changes, {} incidents ({} events)",
+        args.output.display(),
+        written.deployments,
+        written.changes,
+        written.incidents,
+        written.events()
+    );
+    Ok(())
+}
+
+/// `pacer import`: check the files, then write them in batches.
+async fn import(settings: Settings, args: ImportArgs) -> anyhow::Result<()> {
+    let database = args.database.unwrap_or(settings.server.database);
+    let shown = store::redact_url(&database);
+    let store = store::open(&database)
+        .await
+        .with_context(|| format!("opening database {shown}"))?;
+    let options = crate::import::ImportOptions {
+        files: args.files,
+        format: args.format.map(Into::into),
+        batch_events: args.batch,
+        progress: !args.quiet,
+    };
+    let s = crate::import::import(store, &options).await?;
+    let c = s.counts;
+    println!(
+        "imported {} file(s) into {shown} in {:.1} s",
+        options.files.len(),
+        s.elapsed.as_secs_f64()
+    );
+    println!(
+        "  deployments: {} created, {} already recorded",
+        c.deployments_created, c.deployments_already
+    );
+    println!("  changes:     {} created", c.changes_created);
+    println!(
+        "  incidents:   {} created, {} updated, {} already recorded (unchanged)",
+        c.incidents_created, c.incidents_updated, c.incidents_unchanged
+    );
+    println!(
+        "  {} events read ({} deployments + {} changes + {} incidents): {:.0} events/s",
+        s.events(),
+        s.deployments,
+        s.changes,
+        s.incidents,
+        s.events_per_second()
+    );
+    Ok(())
 }
 
 async fn report(settings: Settings, args: ReportArgs) -> anyhow::Result<()> {

@@ -31,8 +31,11 @@
 //! whose work started earlier is clamped to just after the start of the history). Ids are
 //! `demo-dep-0001`... and `demo-inc-0001`... in time order.
 
+pub mod scale;
+
 use fastrand::Rng;
 use pacer_core::{Change, DeployStatus, Deployment, IncidentUpdate, Timestamp};
+pub use scale::{Event, FileFormat, ScaleOptions, Scaled, Written, generate_scaled};
 
 const MINUTE: i64 = 60_000;
 const HOUR: i64 = 60 * MINUTE;

@@ -8,6 +8,7 @@ pub mod exposition;
 pub mod git;
 pub mod github;
 pub mod http;
+pub mod import;
 pub mod present;
 pub mod pushgateway;
 pub mod render;

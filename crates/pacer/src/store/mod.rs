@@ -1,5 +1,6 @@
 //! Storage: one trait, picked once at start-up. Handlers and the CLI see only [`Store`].
 
+mod bulk;
 mod sql;
 mod writer;
 
@@ -154,6 +155,33 @@ pub struct ServiceRecord {
     pub named_team: Option<String>,
 }
 
+/// What [`Store::import_batch`] did. Incidents count once per id in a batch, however many
+/// of its deliveries the batch carries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportCounts {
+    pub deployments_created: u64,
+    /// Deployments whose id was already stored (or came earlier in the batch): not written.
+    pub deployments_already: u64,
+    /// Changes of the created deployments.
+    pub changes_created: u64,
+    pub incidents_created: u64,
+    /// Stored incidents the deliveries changed.
+    pub incidents_updated: u64,
+    /// Stored incidents the deliveries left as they were: not written.
+    pub incidents_unchanged: u64,
+}
+
+impl std::ops::AddAssign for ImportCounts {
+    fn add_assign(&mut self, o: ImportCounts) {
+        self.deployments_created += o.deployments_created;
+        self.deployments_already += o.deployments_already;
+        self.changes_created += o.changes_created;
+        self.incidents_created += o.incidents_created;
+        self.incidents_updated += o.incidents_updated;
+        self.incidents_unchanged += o.incidents_unchanged;
+    }
+}
+
 #[async_trait]
 pub trait Store: Send + Sync {
     /// Records a deployment and its changes in one transaction; a known id keeps its first
@@ -236,6 +264,51 @@ pub trait Store: Send + Sync {
 
     /// Readiness: can the database answer?
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Bulk import (`pacer import`): records `deployments` as [`Store::record_deployment`]
+    /// does and merges `incidents` in order as [`Store::record_incident`] does, in one
+    /// transaction: a refused merge writes nothing of the batch. The SQL store writes the
+    /// same rows through a faster path (store/bulk.rs); this default goes one by one.
+    async fn import_batch(
+        &self,
+        deployments: &[Deployment],
+        incidents: &[IncidentUpdate],
+    ) -> Result<ImportCounts, StoreError> {
+        let mut counts = ImportCounts::default();
+        for d in deployments {
+            match self.record_deployment(d).await? {
+                Recorded::Created => {
+                    counts.deployments_created += 1;
+                    counts.changes_created += d.changes.len() as u64;
+                }
+                Recorded::AlreadyRecorded => counts.deployments_already += 1,
+            }
+        }
+        let mut seen: BTreeMap<String, Option<Incident>> = BTreeMap::new();
+        for update in incidents {
+            if !seen.contains_key(&update.id) {
+                let before = self.incident(&update.id).await?;
+                seen.insert(update.id.clone(), before);
+            }
+            self.record_incident(update.clone()).await?;
+        }
+        for (id, before) in seen {
+            let after = self.incident(&id).await?;
+            match before {
+                None => counts.incidents_created += 1,
+                Some(b) if Some(&b) == after.as_ref() => counts.incidents_unchanged += 1,
+                Some(_) => counts.incidents_updated += 1,
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Ends an import (after the last [`Store::import_batch`]): the SQL store folds the
+    /// write-ahead log the import left into the database file and releases the import's
+    /// connection. Nothing to do by default.
+    async fn import_done(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// The team each service's deployments name, for [`pacer_core::TeamMap`].

@@ -154,6 +154,8 @@ pub(super) const INCIDENT_COLUMNS: &str = "id, service, environment, opened_at, 
 pub struct SqlStore {
     read: AnyPool,
     writer: Writer,
+    /// `pacer import`'s write path (bulk.rs).
+    bulk: super::bulk::Bulk,
 }
 
 /// How SQLite syncs commits, from the URL's `synchronous=` parameter (Pacer's own; it is
@@ -252,6 +254,7 @@ impl SqlStore {
         // cores let metric loads overlap their waits on the network.
         let read = options(6).connect(url).await.map_err(unreachable)?;
         Ok(SqlStore {
+            bulk: super::bulk::Bulk::new(read.clone(), Backend::Postgres),
             read,
             writer: Writer::spawn(write, Backend::Postgres),
         })
@@ -294,6 +297,7 @@ impl SqlStore {
         // cache and allocator arena, which is memory that more readers would not repay.
         let read = options(2).connect(&url).await?;
         Ok(SqlStore {
+            bulk: super::bulk::Bulk::new(read.clone(), Backend::Sqlite),
             read,
             writer: Writer::spawn(write, Backend::Sqlite),
         })
@@ -1002,6 +1006,18 @@ impl Store for SqlStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").fetch_one(&self.read).await?;
         Ok(())
+    }
+
+    async fn import_batch(
+        &self,
+        deployments: &[Deployment],
+        incidents: &[IncidentUpdate],
+    ) -> Result<super::ImportCounts, StoreError> {
+        self.bulk.import_batch(deployments, incidents).await
+    }
+
+    async fn import_done(&self) -> Result<(), StoreError> {
+        self.bulk.done().await
     }
 }
 

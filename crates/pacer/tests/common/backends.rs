@@ -8,8 +8,8 @@
 
 use async_trait::async_trait;
 use pacer::store::{
-    IncidentDelivery, IncidentEvent, LeadTimeSet, ListQuery, Recorded, ServiceRecord, SharedStore,
-    Store, StoreError, TriageEntry, WebhookDelivery,
+    ImportCounts, IncidentDelivery, IncidentEvent, LeadTimeSet, ListQuery, Recorded, ServiceRecord,
+    SharedStore, Store, StoreError, TriageEntry, WebhookDelivery,
 };
 use pacer_core::{Deployment, EventSet, Incident, IncidentUpdate, Timestamp, Window};
 use std::fmt::Debug;
@@ -282,5 +282,23 @@ impl Store for Mirror {
         let a = self.primary.ping().await;
         let b = self.secondary.ping().await;
         agree("ping", a, b, same)
+    }
+
+    async fn import_batch(
+        &self,
+        deployments: &[Deployment],
+        incidents: &[IncidentUpdate],
+    ) -> Result<ImportCounts, StoreError> {
+        let _w = self.order.write().await;
+        let a = self.primary.import_batch(deployments, incidents).await;
+        let b = self.secondary.import_batch(deployments, incidents).await;
+        agree("import_batch", a, b, same)
+    }
+
+    async fn import_done(&self) -> Result<(), StoreError> {
+        let _w = self.order.write().await;
+        let a = self.primary.import_done().await;
+        let b = self.secondary.import_done().await;
+        agree("import_done", a, b, same)
     }
 }

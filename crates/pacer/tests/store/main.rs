@@ -12,6 +12,7 @@
 mod common;
 mod support;
 
+mod bulk;
 mod group_commit;
 mod listing;
 mod merge;
