@@ -41,14 +41,19 @@ type TeamClaim<'a> = Option<(&'a str, Timestamp, &'a str)>;
 pub(super) struct Bulk {
     pool: AnyPool,
     backend: Backend,
+    durable: bool,
     conn: tokio::sync::Mutex<Option<AnyConnection>>,
 }
 
 impl Bulk {
-    pub(super) fn new(pool: AnyPool, backend: Backend) -> Bulk {
+    /// `durable`: on SQLite, each batch's commit waits for the disk (`synchronous = FULL`
+    /// on the import's connection; the store's connections run NORMAL because its writer
+    /// syncs the write-ahead log itself, which the import does not use).
+    pub(super) fn new(pool: AnyPool, backend: Backend, durable: bool) -> Bulk {
         Bulk {
             pool,
             backend,
+            durable,
             conn: tokio::sync::Mutex::new(None),
         }
     }
@@ -70,6 +75,11 @@ impl Bulk {
                 sqlx::query("PRAGMA cache_size = -262144")
                     .execute(&mut conn)
                     .await?;
+                if self.durable {
+                    sqlx::query("PRAGMA synchronous = FULL")
+                        .execute(&mut conn)
+                        .await?;
+                }
             }
             *slot = Some(conn);
         }

@@ -2,7 +2,7 @@
 //! (`$n` placeholders, `ON CONFLICT`, row values), so the PostgreSQL backend can share it.
 
 use super::TriageEntry;
-use super::writer::{WriteOp, WriteOutcome, Writer};
+use super::writer::{Durability, WriteOp, WriteOutcome, Writer};
 use super::{IncidentDelivery, IncidentEvent};
 use super::{LeadTimeSet, ListQuery, Recorded, ServiceRecord, Store, StoreError, WebhookDelivery};
 use async_trait::async_trait;
@@ -205,6 +205,13 @@ fn sqlite_url(url: &str) -> Result<(String, Synchronous), StoreError> {
     Ok((format!("sqlite://{path}?{}", kept.join("&")), synchronous))
 }
 
+/// The write-ahead log of the database a normalised `sqlite://path?...` URL names.
+fn wal_path(url: &str) -> std::path::PathBuf {
+    let rest = url.strip_prefix("sqlite://").unwrap_or(url);
+    let path = rest.split_once('?').map_or(rest, |(p, _)| p);
+    std::path::PathBuf::from(format!("{path}-wal"))
+}
+
 impl SqlStore {
     pub async fn open(url: &str) -> Result<SqlStore, StoreError> {
         sqlx::any::install_default_drivers();
@@ -254,17 +261,21 @@ impl SqlStore {
         // cores let metric loads overlap their waits on the network.
         let read = options(6).connect(url).await.map_err(unreachable)?;
         Ok(SqlStore {
-            bulk: super::bulk::Bulk::new(read.clone(), Backend::Postgres),
+            bulk: super::bulk::Bulk::new(read.clone(), Backend::Postgres, true),
             read,
-            writer: Writer::spawn(write, Backend::Postgres),
+            writer: Writer::spawn(write, Backend::Postgres, Durability::AtCommit),
         })
     }
 
     async fn open_sqlite(url: &str) -> Result<SqlStore, StoreError> {
         let (url, synchronous) = sqlite_url(url)?;
-        let sync_pragma = match synchronous {
-            Synchronous::Full => "PRAGMA synchronous = FULL",
-            Synchronous::Normal => "PRAGMA synchronous = NORMAL",
+        // Every connection runs NORMAL: with FULL (the default), the writer makes each
+        // commit durable itself by syncing the write-ahead log before it answers
+        // (writer::Durability::SyncWal); with `?synchronous=normal` nothing waits.
+        let sync_pragma = "PRAGMA synchronous = NORMAL";
+        let durability = match synchronous {
+            Synchronous::Full => Durability::SyncWal(wal_path(&url)),
+            Synchronous::Normal => Durability::AtCommit,
         };
         let options = |max: u32| {
             AnyPoolOptions::new()
@@ -284,6 +295,10 @@ impl SqlStore {
                             // default most of those seeks were a pread of the same
                             // upper B-tree pages again (docs/benchmarks.md).
                             "PRAGMA cache_size = -16384",
+                            // Statement journals (a multi-row INSERT inside the batch's
+                            // transaction) in memory: on disk SQLite created and deleted a
+                            // temporary file on every group commit.
+                            "PRAGMA temp_store = MEMORY",
                         ] {
                             sqlx::query(pragma).execute(&mut *conn).await?;
                         }
@@ -297,9 +312,13 @@ impl SqlStore {
         // cache and allocator arena, which is memory that more readers would not repay.
         let read = options(2).connect(&url).await?;
         Ok(SqlStore {
-            bulk: super::bulk::Bulk::new(read.clone(), Backend::Sqlite),
+            bulk: super::bulk::Bulk::new(
+                read.clone(),
+                Backend::Sqlite,
+                synchronous == Synchronous::Full,
+            ),
             read,
-            writer: Writer::spawn(write, Backend::Sqlite),
+            writer: Writer::spawn(write, Backend::Sqlite, durability),
         })
     }
 }
