@@ -433,6 +433,37 @@ pub struct ReportJson {
     pub services: Vec<MetricsJson>,
 }
 
+/// The JSON of [`report_json`], written entry by entry: a 10,000-service report's
+/// [`ReportJson`] is tens of MB that the body would then copy again (the server's peak
+/// memory at 10^7 events, docs/benchmarks.md). Same bytes as `serde_json::to_vec`.
+pub fn write_report_json(
+    r: &crate::app::Report,
+    config: &MetricsConfig,
+    out: &mut Vec<u8>,
+) -> serde_json::Result<()> {
+    let list = |out: &mut Vec<u8>, entries: &[Metrics]| -> serde_json::Result<()> {
+        out.push(b'[');
+        for (i, m) in entries.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            serde_json::to_writer(&mut *out, &metrics_json(m, config))?;
+        }
+        out.push(b']');
+        Ok(())
+    };
+    out.extend_from_slice(b"{\"window\":");
+    serde_json::to_writer(&mut *out, &window_json(r.window))?;
+    out.extend_from_slice(b",\"organisation\":");
+    serde_json::to_writer(&mut *out, &metrics_json(&r.organisation, config))?;
+    out.extend_from_slice(b",\"teams\":");
+    list(out, &r.teams)?;
+    out.extend_from_slice(b",\"services\":");
+    list(out, &r.services)?;
+    out.push(b'}');
+    Ok(())
+}
+
 pub fn report_json(r: &crate::app::Report, config: &MetricsConfig) -> ReportJson {
     ReportJson {
         window: window_json(r.window),

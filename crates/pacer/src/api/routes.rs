@@ -4,7 +4,7 @@ use super::parse;
 use crate::app::Pacer;
 use crate::exposition;
 use crate::present::{
-    TriageEntryJson, deployment_json, incident_json, metrics_json, report_json, triage_entry_json,
+    TriageEntryJson, deployment_json, incident_json, metrics_json, triage_entry_json,
 };
 use crate::settings::Caller;
 use crate::store::{ListQuery, Recorded};
@@ -415,5 +415,13 @@ async fn list_services(State(p): State<Pacer>, RawQuery(raw): RawQuery) -> ApiRe
 async fn get_report(State(p): State<Pacer>, RawQuery(raw): RawQuery) -> ApiResult {
     let q = QueryParams::parse(raw.as_deref(), &["days", "end"])?;
     let report = p.report(window(&p, &q)?).await?;
-    Ok(Json(report_json(&report, &p.config)).into_response())
+    let mut body = Vec::new();
+    crate::present::write_report_json(&report, &p.config, &mut body)
+        .map_err(|e| ApiError::Unavailable(format!("the report could not be encoded: {e}")))?;
+    drop(report);
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response())
 }
