@@ -263,7 +263,7 @@ if [[ -n ${BENCH_RUST_LOG:-} ]]; then
   pacer_env+=("RUST_LOG=$BENCH_RUST_LOG")
   log_note="RUST_LOG=$BENCH_RUST_LOG"
 else
-  log_note="default (info: one line per recorded deployment), to a file on disk"
+  log_note="default (info; recorded deployments are logged at debug), to a file on disk"
 fi
 
 # start_pacer DIR: sets server_pid, server_url, pacer_db, server_log.
