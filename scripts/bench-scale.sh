@@ -4,6 +4,8 @@
 #
 #   scripts/bench-scale.sh                 # generate + import 10.8M events (~10 min), then measure
 #   BENCH_DB=/path/big.db scripts/bench-scale.sh   # measure a store built earlier (kept with BENCH_KEEP=1)
+#   BENCH_URL=postgres://... scripts/bench-scale.sh  # measure a database loaded earlier (any URL;
+#                          # load PostgreSQL with the same generate + `pacer import --database URL`)
 #
 # The history: `pacer demo generate --services 10000 --days 1765 --deploys-per-day 0.2`
 # (3,530,000 deployments, 7,060,100 changes, 193,439 incidents: 10,783,539 events over
@@ -36,12 +38,13 @@ mkdir -p "$dir"
 server_pid=""
 cleanup() {
     [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null || true
-    if [[ -z "${BENCH_KEEP:-}" && -z "${BENCH_DB:-}" ]]; then rm -rf "$dir"; fi
+    if [[ -z "${BENCH_KEEP:-}" && -z "${BENCH_DB:-}${BENCH_URL:-}" ]]; then rm -rf "$dir"; fi
 }
 trap cleanup EXIT
 
 db=${BENCH_DB:-$dir/big.db}
-if [[ -z "${BENCH_DB:-}" ]]; then
+db_url=${BENCH_URL:-sqlite://$db}
+if [[ -z "${BENCH_DB:-}" && -z "${BENCH_URL:-}" ]]; then
     echo "generating and importing into $db (kept: ${BENCH_KEEP:-no})" >&2
     "$pacer_bin" demo generate --services 10000 --days 1765 --deploys-per-day 0.2 \
         --end "$end" --output "$dir/big.jsonl" >&2
@@ -54,7 +57,7 @@ status() { grep -E "^($1):" "/proc/$server_pid/status" | awk '{printf "%s %d MiB
 port=$((20000 + RANDOM % 20000))
 url="http://127.0.0.1:$port"
 started=$(date +%s%N)
-PACER_LIMITS__RATE_PER_SECOND=0 "$pacer_bin" serve --database "sqlite://$db" \
+PACER_LIMITS__RATE_PER_SECOND=0 "$pacer_bin" serve --database "$db_url" \
     --listen "127.0.0.1:$port" >"$dir/serve.log" 2>&1 &
 server_pid=$!
 until curl -sf -o /dev/null "$url/healthz"; do
@@ -63,7 +66,7 @@ until curl -sf -o /dev/null "$url/healthz"; do
 done
 ready=$(date +%s%N)
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); pacer $("$pacer_bin" --version)"
-echo "store: $(du -h "$db" | cut -f1) $db"
+if [[ -z "${BENCH_URL:-}" ]]; then echo "store: $(du -h "$db" | cut -f1) $db"; else echo "store: ${BENCH_URL%%\?*}"; fi
 echo "start-up to first /healthz answer: $(((ready - started) / 1000000)) ms;  $(status 'VmRSS|VmHWM')"
 
 percentile() { sort -n "$1" | awk -v p="$2" '{a[NR]=$1} END {i=int(NR*p/100+0.5); if (i<1) i=1; printf "%.1f", a[i]*1000}'; }
