@@ -33,12 +33,24 @@ pacer_bin=$PACER_BIN
 # Pacer reads every PACER_* variable as a setting: none of the caller's reaches it.
 for v in $(compgen -e | grep '^PACER_' || true); do unset "$v"; done
 
-dir=${BENCH_DIR:-$(mktemp -d "$root/target/bench-scale.XXXXXX")}
-mkdir -p "$dir"
+if [[ -n "${BENCH_DIR:-}" ]]; then
+    dir=$BENCH_DIR
+    mkdir -p "$dir"
+    made_dir=""
+else
+    mkdir -p "$root/target"
+    dir=$(mktemp -d "$root/target/bench-scale.XXXXXX")
+    made_dir=1
+fi
 server_pid=""
 cleanup() {
     [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null || true
-    if [[ -z "${BENCH_KEEP:-}" && -z "${BENCH_DB:-}${BENCH_URL:-}" ]]; then rm -rf "$dir"; fi
+    [[ -n "${BENCH_KEEP:-}" ]] && return
+    # Only what this script wrote: a BENCH_DIR given by the caller stays.
+    rm -f "$dir"/{services.txt,metrics.txt,report.txt,report.json,serve.log,big.jsonl}
+    [[ -z "${BENCH_DB:-}${BENCH_URL:-}" ]] && rm -f "$dir"/big.db "$dir"/big.db-wal "$dir"/big.db-shm
+    [[ -n "$made_dir" ]] && rmdir "$dir" 2>/dev/null
+    true
 }
 trap cleanup EXIT
 
