@@ -165,7 +165,7 @@ enum Synchronous {
     /// An acknowledged write survives a power cut (the default).
     Full,
     /// An acknowledged write survives a crash of Pacer, not of the machine; commits do not
-    /// wait for the disk (about 1.4x the ingest rate, see docs/benchmarks.md).
+    /// wait for the disk, and the writer does not sync the write-ahead log either.
     Normal,
 }
 
