@@ -53,28 +53,6 @@ pub const CSV_COLUMNS: &[&str] = &[
     "deployment_id",
 ];
 
-/// Columns that belong to deployments (besides `kind`, `id`, `service`, `environment`).
-const DEPLOYMENT_ONLY: &[&str] = &[
-    "status",
-    "deployed_at",
-    "sha",
-    "repo",
-    "team",
-    "changes",
-    "lead_time_seconds",
-    "hotfix",
-    "rollback",
-    "branch",
-    "labels",
-];
-const INCIDENT_ONLY: &[&str] = &[
-    "opened_at",
-    "resolved_at",
-    "severity",
-    "caused_by_deploy",
-    "deployment_id",
-];
-
 /// Events per write batch (deployments + changes + incidents): one transaction each.
 pub const DEFAULT_BATCH_EVENTS: usize = 50_000;
 /// Most bad lines one refusal lists.
@@ -311,12 +289,14 @@ fn parse_csv_record(
         if *column == "kind" || cell.is_empty() {
             continue;
         }
-        let foreign = if deployment {
-            INCIDENT_ONLY
+        // A column the API's body for this kind does not have belongs to the other kind
+        // (the header check above already refused unknown columns).
+        let own = if deployment {
+            crate::api::parse::DEPLOYMENT_FIELDS
         } else {
-            DEPLOYMENT_ONLY
+            crate::api::parse::INCIDENT_FIELDS
         };
-        if foreign.contains(column) {
+        if !own.contains(column) {
             return Err(format!(
                 "column {column} does not apply to {}; leave it empty",
                 if deployment {

@@ -347,8 +347,8 @@ fn anonymous_parameters(sql: String) -> String {
     let mut out = String::with_capacity(sql.len());
     let mut expected = 1usize;
     let mut in_quote = false;
-    let mut chars = sql.char_indices().peekable();
-    while let Some((_, c)) = chars.next() {
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
         if c == '\'' {
             in_quote = !in_quote;
         }
@@ -358,7 +358,7 @@ fn anonymous_parameters(sql: String) -> String {
         }
         let mut number = 0usize;
         let mut digits = 0;
-        while let Some(&(_, d)) = chars.peek() {
+        while let Some(&d) = chars.peek() {
             let Some(v) = d.to_digit(10) else { break };
             number = number * 10 + v as usize;
             digits += 1;

@@ -208,6 +208,20 @@ fn a_bad_line_refuses_the_import_and_writes_nothing() {
         err.contains("bad.csv line 3: caused_by_deploy \"maybe\" must be true or false"),
         "{err}"
     );
+    // A cell in a column of the other kind: an incident with a deployment's status.
+    let csv = format!(
+        "kind,id,service,opened_at,status\n\
+         incident,n7,api,{},success\n",
+        t(102.0)
+    );
+    std::fs::write(d.join("kinds.csv"), csv).unwrap();
+    let err = import(d, &url, &["kinds.csv"]).err();
+    assert!(
+        err.contains(
+            "kinds.csv line 2: column status does not apply to an incident; leave it empty"
+        ),
+        "{err}"
+    );
     std::fs::write(d.join("cols.csv"), "kind,id,servise\n").unwrap();
     let err = import(d, &url, &["cols.csv"]).err();
     assert!(
