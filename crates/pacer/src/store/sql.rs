@@ -323,7 +323,7 @@ impl SqlStore {
     }
 }
 
-type AnyQuery<'q> = Query<'q, Any, AnyArguments>;
+pub(super) type AnyQuery<'q> = Query<'q, Any, AnyArguments>;
 
 pub(super) fn query(sql: String) -> AnyQuery<'static> {
     sqlx::query(AssertSqlSafe(sql))
@@ -336,14 +336,17 @@ pub(super) fn query(sql: String) -> AnyQuery<'static> {
 /// 64-client ingest in a profile). Anonymous parameters have no name to scan for.
 pub(super) fn bulk_query(backend: Backend, sql: String) -> AnyQuery<'static> {
     match backend {
-        Backend::Sqlite => query(anonymous_parameters(sql)),
+        Backend::Sqlite => match anonymous_parameters(&sql) {
+            Some(anonymous) => query(anonymous),
+            None => query(sql),
+        },
         Backend::Postgres => query(sql),
     }
 }
 
 /// `sql` with `$1..$n` replaced by `?` when they appear in order, each once, outside
-/// quotes; otherwise `sql` unchanged (the rewrite would change which value binds where).
-fn anonymous_parameters(sql: String) -> String {
+/// quotes; `None` otherwise (the rewrite would change which value binds where).
+pub(super) fn anonymous_parameters(sql: &str) -> Option<String> {
     let mut out = String::with_capacity(sql.len());
     let mut expected = 1usize;
     let mut in_quote = false;
@@ -365,12 +368,12 @@ fn anonymous_parameters(sql: String) -> String {
             chars.next();
         }
         if digits == 0 || number != expected {
-            return sql;
+            return None;
         }
         expected += 1;
         out.push('?');
     }
-    out
+    Some(out)
 }
 
 /// `$from, $from+1, ...` for `n` parameters.
@@ -1091,14 +1094,14 @@ mod tests {
 
     #[test]
     fn only_in_order_parameters_become_anonymous() {
-        let rewrite = |s: &str| anonymous_parameters(s.to_string());
+        let rewrite = |s: &str| anonymous_parameters(s);
         assert_eq!(
-            rewrite("INSERT INTO t VALUES ($1, NULLIF($2, 'NaN')), ($3, $4)"),
-            "INSERT INTO t VALUES (?, NULLIF(?, 'NaN')), (?, ?)"
+            rewrite("INSERT INTO t VALUES ($1, NULLIF($2, 'NaN')), ($3, $4)").as_deref(),
+            Some("INSERT INTO t VALUES (?, NULLIF(?, 'NaN')), (?, ?)")
         );
         assert_eq!(
-            rewrite("SELECT '$2' WHERE a = $1"),
-            "SELECT '$2' WHERE a = ?"
+            rewrite("SELECT '$2' WHERE a = $1").as_deref(),
+            Some("SELECT '$2' WHERE a = ?")
         );
         // Reused, out of order, or skipped: left alone, as `?` would bind the wrong value.
         for unchanged in [
@@ -1107,7 +1110,7 @@ mod tests {
             "SELECT $1, $3",
             "SELECT $ WHERE 1",
         ] {
-            assert_eq!(rewrite(unchanged), unchanged);
+            assert_eq!(rewrite(unchanged), None, "{unchanged}");
         }
     }
 

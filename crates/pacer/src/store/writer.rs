@@ -7,13 +7,14 @@
 //! every caller is answered only after the transaction holding its write has committed.
 
 use super::sql::{
-    Backend, INCIDENT_COLUMNS, bulk_query, env_key, incident_from_row, labels_column, placeholders,
-    query,
+    AnyQuery, Backend, INCIDENT_COLUMNS, anonymous_parameters, bulk_query, env_key,
+    incident_from_row, labels_column, placeholders, query,
 };
 use super::{IncidentDelivery, IncidentEvent, IncidentState};
 use super::{LeadTimeSet, Recorded, StoreError, WebhookDelivery};
 use pacer_core::{Deployment, Incident, IncidentUpdate, Timestamp};
-use sqlx::{AnyConnection, AnyPool, Row};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, AnyPool, Row};
 use std::collections::{BTreeMap, HashSet};
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
@@ -115,9 +116,11 @@ async fn run(
     syncer: Option<mpsc::UnboundedSender<Committed>>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    // SQLite's one write connection, held for the writer's life (see `write_batch`).
+    let mut held = None;
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let span = tracing::debug_span!("commit", writes = batch.len());
-        let answered = commit_batch(&pool, backend, std::mem::take(&mut batch))
+        let answered = commit_batch(&pool, &mut held, backend, std::mem::take(&mut batch))
             .instrument(span)
             .await;
         match &syncer {
@@ -196,7 +199,12 @@ fn lost_a_race(e: &StoreError) -> bool {
     }
 }
 
-async fn commit_batch(pool: &AnyPool, backend: Backend, batch: Vec<Job>) -> Committed {
+async fn commit_batch(
+    pool: &AnyPool,
+    held: &mut Option<PoolConnection<Any>>,
+    backend: Backend,
+    batch: Vec<Job>,
+) -> Committed {
     let (replies, mut ops): (Vec<_>, Vec<_>) = batch.into_iter().map(|j| (j.reply, j.op)).unzip();
     let mut attempt = 0;
     let result = loop {
@@ -209,7 +217,7 @@ async fn commit_batch(pool: &AnyPool, backend: Backend, batch: Vec<Job>) -> Comm
         } else {
             std::mem::take(&mut ops)
         };
-        match write_batch(pool, backend, this).await {
+        match write_batch(pool, held, backend, this).await {
             Err(e) if may_retry && lost_a_race(&e) => {
                 tracing::warn!(error = %e, attempt, "batch lost a race with another writer; retrying");
             }
@@ -232,16 +240,94 @@ async fn commit_batch(pool: &AnyPool, backend: Backend, batch: Vec<Job>) -> Comm
 
 /// Writes one batch in one transaction; the answers are in the order of `ops`.
 /// `Err` means nothing of the batch was committed.
+///
+/// SQLite: the writer holds its one connection for its whole life (a SQLite connection
+/// cannot go stale; taking it from the pool again for each batch cost a `ping` round trip
+/// to SQLite's thread), and begins and commits the transaction itself, so that both ride
+/// along with the batch's statements: a batch of deployments only (the ingest path) is two
+/// round trips to SQLite's thread, where each round trip is two thread wake-ups on a
+/// machine whose cores are busy serving the requests.
 async fn write_batch(
     pool: &AnyPool,
+    held: &mut Option<PoolConnection<Any>>,
     backend: Backend,
     ops: Vec<WriteOp>,
 ) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
     let now = crate::timefmt::now();
-    let mut tx = pool.begin().await?;
     if backend == Backend::Postgres {
+        let mut tx = pool.begin().await?;
         lock_incidents(&mut tx, &ops).await?;
+        let answers = write_ops(&mut tx, backend, ops, now).await?;
+        tx.commit().await?;
+        return Ok(answers);
     }
+    let conn = match held {
+        Some(conn) => conn,
+        None => held.insert(pool.acquire().await?),
+    };
+    let result = match only_deployments(ops) {
+        Ok(deployments) => {
+            let mut answers: Vec<_> = (0..deployments.len()).map(|_| None).collect();
+            let recorded =
+                insert_deployments(conn, backend, &deployments, now, Framing::WholeTransaction)
+                    .await;
+            recorded.map(|recorded| {
+                for (i, r) in recorded {
+                    answers[i] = Some(Ok(WriteOutcome::Deployment(r)));
+                }
+                unanswered_are_errors(answers)
+            })
+        }
+        Err(ops) => {
+            async {
+                sqlx::query("BEGIN IMMEDIATE").execute(&mut **conn).await?;
+                let answers = write_ops(conn, backend, ops, now).await?;
+                sqlx::query("COMMIT").execute(&mut **conn).await?;
+                Ok(answers)
+            }
+            .await
+        }
+    };
+    if result.is_err() {
+        // Nothing of a failed batch may stay: end its transaction if it is still open.
+        if let Err(e) = sqlx::query("ROLLBACK").execute(&mut **conn).await {
+            tracing::debug!(error = %e, "nothing to roll back after a failed batch");
+        }
+    }
+    result
+}
+
+/// `ops` as (index, deployment) pairs when every one is a deployment, else `ops` back.
+fn only_deployments(ops: Vec<WriteOp>) -> Result<Vec<(usize, Deployment)>, Vec<WriteOp>> {
+    if !ops.iter().all(|op| matches!(op, WriteOp::Deployment(_))) {
+        return Err(ops);
+    }
+    Ok(ops
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, op)| match op {
+            WriteOp::Deployment(d) => Some((i, d)),
+            _ => None,
+        })
+        .collect())
+}
+
+fn unanswered_are_errors(
+    answers: Vec<Option<Result<WriteOutcome, StoreError>>>,
+) -> Vec<Result<WriteOutcome, StoreError>> {
+    answers
+        .into_iter()
+        .map(|a| a.unwrap_or(Err(StoreError::Commit("write was not answered".into()))))
+        .collect()
+}
+
+/// Writes `ops` inside the caller's transaction; the answers are in the order of `ops`.
+async fn write_ops(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    ops: Vec<WriteOp>,
+    now: Timestamp,
+) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
     let mut answers: Vec<Option<Result<WriteOutcome, StoreError>>> =
         (0..ops.len()).map(|_| None).collect();
     let mut deployments = Vec::new();
@@ -269,32 +355,29 @@ async fn write_batch(
     }
     // Deployments were validated at the edge and cannot be refused here, so they are
     // written with a few multi-row statements; a failure fails the whole batch.
-    for (i, recorded) in insert_deployments(&mut tx, backend, &deployments, now).await? {
+    for (i, recorded) in
+        insert_deployments(conn, backend, &deployments, now, Framing::InsideTransaction).await?
+    {
         answers[i] = Some(Ok(WriteOutcome::Deployment(recorded)));
     }
-    for (i, outcome) in record_webhook_deliveries(&mut tx, backend, webhook_deliveries, now).await?
-    {
+    for (i, outcome) in record_webhook_deliveries(conn, backend, webhook_deliveries, now).await? {
         answers[i] = Some(Ok(WriteOutcome::WebhookDelivery(outcome)));
     }
     // An incident merge can be refused (a resolution before the opening): each runs in
     // its own savepoint so a refusal rolls back only itself.
     for (i, update) in incidents {
-        answers[i] = Some(in_savepoint(&mut tx, backend, update, now).await);
+        answers[i] = Some(in_savepoint(conn, backend, update, now).await);
     }
     for (i, source, key, event) in incident_events {
         answers[i] =
-            Some(incident_event_in_savepoint(&mut tx, backend, &source, &key, &event, now).await);
+            Some(incident_event_in_savepoint(conn, backend, &source, &key, &event, now).await);
     }
     // After the deployments, so a deployment and its lead time may share a batch.
     for (i, deployment_id, seconds) in lead_times {
-        let outcome = set_lead_time(&mut tx, &deployment_id, seconds).await?;
+        let outcome = set_lead_time(conn, &deployment_id, seconds).await?;
         answers[i] = Some(Ok(WriteOutcome::LeadTime(outcome)));
     }
-    tx.commit().await?;
-    Ok(answers
-        .into_iter()
-        .map(|a| a.unwrap_or(Err(StoreError::Commit("write was not answered".into()))))
-        .collect())
+    Ok(unanswered_are_errors(answers))
 }
 
 /// Serializes, across replicas, the writes to each incident of the batch: a merge reads the
@@ -349,6 +432,17 @@ type TeamClaim<'a> = Option<(&'a str, Timestamp, &'a str)>;
 /// Bound parameters per bulk statement: well under SQLite's 32,766 and PostgreSQL's 65,535.
 const MAX_BULK_PARAMS: usize = 4000;
 
+/// Where a write of deployments stands in its transaction (SQLite; PostgreSQL's
+/// transaction is always the caller's).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// The caller began the transaction and commits it.
+    InsideTransaction,
+    /// The write is the whole transaction: it begins it with its first round trip to
+    /// SQLite's thread and commits it with its last.
+    WholeTransaction,
+}
+
 /// Inserts deployments and their changes; a known id keeps its first recording (also
 /// within the batch). Returns each input index with what happened to it.
 async fn insert_deployments(
@@ -356,6 +450,7 @@ async fn insert_deployments(
     backend: Backend,
     deployments: &[(usize, Deployment)],
     now: Timestamp,
+    framing: Framing,
 ) -> Result<Vec<(usize, Recorded)>, StoreError> {
     // The first of several deliveries of one id in the batch is the one that may insert.
     let mut first_in_batch: HashSet<&str> = HashSet::new();
@@ -368,82 +463,33 @@ async fn insert_deployments(
     // unique-index locks in the same order, so neither waits on the other in a cycle.
     candidates.sort_by(|a, b| a.id.cmp(&b.id));
 
-    const PER_DEPLOYMENT: usize = 15;
-    let mut inserted: HashSet<String> = HashSet::new();
-    let mut already_stored: HashSet<String> = HashSet::new();
-    for chunk in candidates.chunks(MAX_BULK_PARAMS / PER_DEPLOYMENT) {
-        // lead_time_seconds (the 10th column) is bound as NaN for "none" and turned into
-        // NULL by NULLIF: sqlx's Any driver sends a NULL f64 to PostgreSQL as a float4,
-        // and the statement cached with that type then refuses a real f64 (and vice
-        // versa). SQLite stores a bound NaN as NULL already. Lead times are never NaN.
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let first = 1 + i * PER_DEPLOYMENT;
-                let mut cols: Vec<String> = (first..first + PER_DEPLOYMENT)
-                    .map(|n| format!("${n}"))
-                    .collect();
-                cols[9] = format!("NULLIF(${}, 'NaN')", first + 9);
-                format!("({})", cols.join(", "))
-            })
-            .collect();
-        // PostgreSQL: another replica may insert the same id at any moment, so only the
-        // insert itself can say which rows it wrote (RETURNING). SQLite: this connection is
-        // the only writer inside the transaction (a concurrent writer makes the commit fail
-        // with a busy snapshot, never a wrong answer), so the ids already stored are read
-        // first, usually none, and the insert sends nothing back: returned rows cross from
-        // SQLite's thread one message each, a measurable cost at tens of thousands a second.
-        let returning = match backend {
-            Backend::Postgres => " RETURNING id",
-            Backend::Sqlite => {
-                for id in stored_ids(conn, backend, chunk).await? {
-                    already_stored.insert(id);
-                }
-                ""
-            }
-        };
-        let sql = format!(
-            "INSERT INTO deployments (id, service, environment, env_key, status, deployed_at, \
-             sha, repo, team, lead_time_seconds, received_at, marked_hotfix, marked_rollback, \
-             branch, labels) VALUES {} \
-             ON CONFLICT (id) DO NOTHING{returning}",
-            rows.join(", ")
-        );
-        let mut q = bulk_query(backend, sql);
-        for d in chunk {
-            q = q
-                .bind(d.id.clone())
-                .bind(d.service.clone())
-                .bind(d.environment.clone())
-                .bind(env_key(&d.environment))
-                .bind(d.status.as_str())
-                .bind(d.deployed_at.millis())
-                .bind(d.sha.clone())
-                .bind(d.repo.clone())
-                .bind(d.team.clone())
-                .bind(d.lead_time_seconds.unwrap_or(f64::NAN))
-                .bind(now.millis())
-                .bind(i64::from(d.hotfix))
-                .bind(i64::from(d.rollback))
-                .bind(d.branch.clone())
-                .bind(labels_column(&d.labels));
-        }
-        match backend {
-            Backend::Postgres => {
-                for row in q.fetch_all(&mut *conn).await? {
+    let inserted: HashSet<String> = match backend {
+        // Another replica may insert the same id at any moment, so only the insert itself
+        // can say which rows it wrote (RETURNING).
+        Backend::Postgres => {
+            let mut inserted = HashSet::new();
+            for statement in deployment_inserts(&candidates, now, " RETURNING id") {
+                for row in statement.query(backend).fetch_all(&mut *conn).await? {
                     inserted.insert(row.try_get("id")?);
                 }
             }
-            Backend::Sqlite => {
-                q.execute(&mut *conn).await?;
-                inserted.extend(
-                    chunk
-                        .iter()
-                        .filter(|d| !already_stored.contains(&d.id))
-                        .map(|d| d.id.clone()),
-                );
-            }
+            inserted
         }
-    }
+        // This connection is the only writer inside the transaction (a concurrent writer
+        // makes the commit fail with a busy snapshot, never a wrong answer), so the ids
+        // already stored are read first, usually none, and the inserts send nothing back:
+        // returned rows cross from SQLite's thread one message each, a measurable cost at
+        // tens of thousands a second.
+        Backend::Sqlite => {
+            let begin = framing == Framing::WholeTransaction;
+            let stored = stored_ids(conn, &candidates, begin).await?;
+            candidates
+                .iter()
+                .filter(|d| !stored.contains(&d.id))
+                .map(|d| d.id.clone())
+                .collect()
+        }
+    };
     let new: Vec<&Deployment> = candidates
         .into_iter()
         .filter(|d| inserted.contains(&d.id))
@@ -464,31 +510,11 @@ async fn insert_deployments(
         })
         .collect();
 
-    const PER_CHANGE: usize = 5;
-    let changes: Vec<(&Deployment, usize, &pacer_core::Change)> = new
-        .iter()
-        .flat_map(|d| d.changes.iter().enumerate().map(move |(p, c)| (*d, p, c)))
-        .collect();
-    for chunk in changes.chunks(MAX_BULK_PARAMS / PER_CHANGE) {
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|i| format!("({})", placeholders(1 + i * PER_CHANGE, PER_CHANGE)))
-            .collect();
-        let sql = format!(
-            "INSERT INTO deployment_changes (deployment_id, position, service, change_id, started_at) VALUES {}",
-            rows.join(", ")
-        );
-        let mut q = bulk_query(backend, sql);
-        for (d, position, c) in chunk {
-            q = q
-                .bind(d.id.clone())
-                .bind(*position as i64)
-                .bind(d.service.clone())
-                .bind(c.id.clone())
-                .bind(c.started_at.millis());
-        }
-        q.execute(&mut *conn).await?;
+    let mut statements = Vec::new();
+    if backend == Backend::Sqlite {
+        statements.extend(deployment_inserts(&new, now, ""));
     }
-
+    statements.extend(change_inserts(&new));
     // One row per service (a statement may not upsert the same row twice): the batch's
     // latest deployment naming a team, which the upsert compares with the stored one.
     let mut services: BTreeMap<&str, TeamClaim<'_>> = BTreeMap::new();
@@ -501,10 +527,162 @@ async fn insert_deployments(
         }
     }
     let services: Vec<_> = services.into_iter().collect();
-    for chunk in services.chunks(MAX_BULK_PARAMS / 4) {
-        upsert_services(conn, backend, chunk).await?;
+    statements.extend(services.chunks(MAX_BULK_PARAMS / 4).map(services_upsert));
+    match backend {
+        Backend::Postgres => {
+            for statement in statements {
+                statement.query(backend).execute(&mut *conn).await?;
+            }
+        }
+        Backend::Sqlite => {
+            let commit = framing == Framing::WholeTransaction;
+            script(statements, commit)?.execute(&mut *conn).await?;
+        }
     }
     Ok(outcome)
+}
+
+/// The multi-row inserts of `deployments` (each statement under the parameter limit).
+fn deployment_inserts(
+    deployments: &[&Deployment],
+    now: Timestamp,
+    returning: &str,
+) -> Vec<Statement> {
+    const PER_DEPLOYMENT: usize = 15;
+    deployments
+        .chunks(MAX_BULK_PARAMS / PER_DEPLOYMENT)
+        .map(|chunk| {
+            // lead_time_seconds (the 10th column) is bound as NaN for "none" and turned
+            // into NULL by NULLIF: sqlx's Any driver sends a NULL f64 to PostgreSQL as a
+            // float4, and the statement cached with that type then refuses a real f64 (and
+            // vice versa). SQLite stores a bound NaN as NULL already. Lead times are never
+            // NaN.
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let first = 1 + i * PER_DEPLOYMENT;
+                    let mut cols: Vec<String> = (first..first + PER_DEPLOYMENT)
+                        .map(|n| format!("${n}"))
+                        .collect();
+                    cols[9] = format!("NULLIF(${}, 'NaN')", first + 9);
+                    format!("({})", cols.join(", "))
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO deployments (id, service, environment, env_key, status, \
+                 deployed_at, sha, repo, team, lead_time_seconds, received_at, marked_hotfix, \
+                 marked_rollback, branch, labels) VALUES {} \
+                 ON CONFLICT (id) DO NOTHING{returning}",
+                rows.join(", ")
+            );
+            let mut args = Vec::with_capacity(chunk.len() * PER_DEPLOYMENT);
+            for d in chunk {
+                args.extend([
+                    Value::Text(Some(d.id.clone())),
+                    Value::Text(Some(d.service.clone())),
+                    Value::Text(Some(d.environment.clone())),
+                    Value::Text(Some(env_key(&d.environment))),
+                    Value::Text(Some(d.status.as_str().to_string())),
+                    Value::Int(Some(d.deployed_at.millis())),
+                    Value::Text(d.sha.clone()),
+                    Value::Text(d.repo.clone()),
+                    Value::Text(d.team.clone()),
+                    Value::Float(d.lead_time_seconds.unwrap_or(f64::NAN)),
+                    Value::Int(Some(now.millis())),
+                    Value::Int(Some(i64::from(d.hotfix))),
+                    Value::Int(Some(i64::from(d.rollback))),
+                    Value::Text(d.branch.clone()),
+                    Value::Text(labels_column(&d.labels)),
+                ]);
+            }
+            Statement { sql, args }
+        })
+        .collect()
+}
+
+/// The multi-row inserts of the changes `deployments` carry.
+fn change_inserts(deployments: &[&Deployment]) -> Vec<Statement> {
+    const PER_CHANGE: usize = 5;
+    let changes: Vec<(&Deployment, usize, &pacer_core::Change)> = deployments
+        .iter()
+        .flat_map(|d| d.changes.iter().enumerate().map(move |(p, c)| (*d, p, c)))
+        .collect();
+    changes
+        .chunks(MAX_BULK_PARAMS / PER_CHANGE)
+        .map(|chunk| {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| format!("({})", placeholders(1 + i * PER_CHANGE, PER_CHANGE)))
+                .collect();
+            let sql = format!(
+                "INSERT INTO deployment_changes (deployment_id, position, service, change_id, \
+                 started_at) VALUES {}",
+                rows.join(", ")
+            );
+            let mut args = Vec::with_capacity(chunk.len() * PER_CHANGE);
+            for (d, position, c) in chunk {
+                args.extend([
+                    Value::Text(Some(d.id.clone())),
+                    Value::Int(Some(*position as i64)),
+                    Value::Text(Some(d.service.clone())),
+                    Value::Text(Some(c.id.clone())),
+                    Value::Int(Some(c.started_at.millis())),
+                ]);
+            }
+            Statement { sql, args }
+        })
+        .collect()
+}
+
+/// One SQL statement with the values of its `$1..$n`, in order.
+struct Statement {
+    sql: String,
+    args: Vec<Value>,
+}
+
+/// A value to bind; `None` binds NULL.
+enum Value {
+    Text(Option<String>),
+    Int(Option<i64>),
+    Float(f64),
+}
+
+impl Statement {
+    fn query(self, backend: Backend) -> AnyQuery<'static> {
+        bind_values(bulk_query(backend, self.sql), self.args)
+    }
+}
+
+fn bind_values(mut q: AnyQuery<'static>, values: Vec<Value>) -> AnyQuery<'static> {
+    for value in values {
+        q = match value {
+            Value::Text(v) => q.bind(v),
+            Value::Int(v) => q.bind(v),
+            Value::Float(v) => q.bind(v),
+        };
+    }
+    q
+}
+
+/// SQLite: `statements` (and a COMMIT after them when `commit`) as one script, executed
+/// in one round trip to SQLite's thread. Each statement's `$1..$n` become anonymous `?`s,
+/// and SQLite binds anonymous parameters in order across the statements of a script.
+fn script(statements: Vec<Statement>, commit: bool) -> Result<AnyQuery<'static>, StoreError> {
+    let mut sql = String::new();
+    let mut values = Vec::new();
+    for statement in statements {
+        let anonymous = anonymous_parameters(&statement.sql).ok_or_else(|| {
+            StoreError::Commit(format!(
+                "internal error: a statement of a script numbers its parameters out of order: {}",
+                statement.sql
+            ))
+        })?;
+        sql.push_str(&anonymous);
+        sql.push_str(";\n");
+        values.extend(statement.args);
+    }
+    if commit {
+        sql.push_str("COMMIT");
+    }
+    Ok(bind_values(query(sql), values))
 }
 
 /// Remembers each new webhook delivery and inserts its deployment; a delivery already
@@ -550,7 +728,9 @@ async fn record_webhook_deliveries(
     }
     // After the batch's own deployments, so an id the API sent in the same batch is
     // "already recorded" here, exactly as if it had come first in its own batch.
-    for (i, recorded) in insert_deployments(conn, backend, &new, now).await? {
+    for (i, recorded) in
+        insert_deployments(conn, backend, &new, now, Framing::InsideTransaction).await?
+    {
         outcomes.push((i, WebhookDelivery::Processed(recorded)));
     }
     Ok(outcomes)
@@ -646,17 +826,25 @@ async fn merge_incident(
     Ok((merged, recorded))
 }
 
-/// Which of `deployments` are already stored, by id.
+/// Which of `deployments` are already stored, by id (SQLite). With `begin`, the same
+/// round trip to SQLite's thread begins the transaction first.
 async fn stored_ids(
     conn: &mut AnyConnection,
-    backend: Backend,
     deployments: &[&Deployment],
-) -> Result<Vec<String>, StoreError> {
+    begin: bool,
+) -> Result<HashSet<String>, StoreError> {
+    let begin = if begin { "BEGIN IMMEDIATE;\n" } else { "" };
+    if deployments.is_empty() {
+        if !begin.is_empty() {
+            sqlx::query(begin).execute(&mut *conn).await?;
+        }
+        return Ok(HashSet::new());
+    }
     let sql = format!(
-        "SELECT id FROM deployments WHERE id IN ({})",
-        placeholders(1, deployments.len())
+        "{begin}SELECT id FROM deployments WHERE id IN ({})",
+        vec!["?"; deployments.len()].join(", ")
     );
-    let mut q = bulk_query(backend, sql);
+    let mut q = query(sql);
     for d in deployments {
         q = q.bind(d.id.clone());
     }
@@ -674,6 +862,14 @@ async fn upsert_services(
     backend: Backend,
     services: &[(&str, TeamClaim<'_>)],
 ) -> Result<(), StoreError> {
+    services_upsert(services)
+        .query(backend)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+fn services_upsert(services: &[(&str, TeamClaim<'_>)]) -> Statement {
     let rows: Vec<String> = (0..services.len())
         .map(|i| format!("({})", placeholders(1 + 4 * i, 4)))
         .collect();
@@ -687,16 +883,16 @@ async fn upsert_services(
              AND excluded.team_deployment_id > services.team_deployment_id))",
         rows.join(", ")
     );
-    let mut q = bulk_query(backend, sql);
+    let mut args = Vec::with_capacity(services.len() * 4);
     for (name, team) in services {
-        q = q
-            .bind(name.to_string())
-            .bind(team.map(|(t, _, _)| t.to_string()))
-            .bind(team.map(|(_, at, _)| at.millis()))
-            .bind(team.map(|(_, _, id)| id.to_string()));
+        args.extend([
+            Value::Text(Some(name.to_string())),
+            Value::Text(team.map(|(t, _, _)| t.to_string())),
+            Value::Int(team.map(|(_, at, _)| at.millis())),
+            Value::Text(team.map(|(_, _, id)| id.to_string())),
+        ]);
     }
-    q.execute(&mut *conn).await?;
-    Ok(())
+    Statement { sql, args }
 }
 
 /// An incident-tool delivery in its own savepoint: a refused merge rolls back its delivery
