@@ -129,7 +129,8 @@ const SQLITE_IMPORT_PRAGMAS: &[&str] = &[
 ];
 const SQLITE_RESTORE_PRAGMAS: &[&str] = &[
     "PRAGMA foreign_keys = ON",
-    "PRAGMA wal_autocheckpoint = 1000",
+    // The pools' setting (store::sql::open_sqlite).
+    "PRAGMA wal_autocheckpoint = 8192",
 ];
 
 async fn write_batch(

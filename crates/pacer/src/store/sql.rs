@@ -277,7 +277,8 @@ impl SqlStore {
             Synchronous::Full => Durability::SyncWal(wal_path(&url)),
             Synchronous::Normal => Durability::AtCommit,
         };
-        let options = |max: u32| {
+        // Per connection: its page cache and its automatic checkpoint threshold.
+        let options = |max: u32, cache: &'static str, checkpoint: &'static str| {
             AnyPoolOptions::new()
                 .max_connections(max)
                 .acquire_timeout(Duration::from_secs(30))
@@ -290,15 +291,12 @@ impl SqlStore {
                             sync_pragma,
                             "PRAGMA busy_timeout = 10000",
                             "PRAGMA foreign_keys = ON",
-                            // 16 MiB of page cache instead of SQLite's 2 MiB: a window
-                            // load seeks indexes all over a multi-GB file, and with the
-                            // default most of those seeks were a pread of the same
-                            // upper B-tree pages again (docs/benchmarks.md).
-                            "PRAGMA cache_size = -16384",
+                            cache,
                             // Statement journals (a multi-row INSERT inside the batch's
                             // transaction) in memory: on disk SQLite created and deleted a
                             // temporary file on every group commit.
                             "PRAGMA temp_store = MEMORY",
+                            checkpoint,
                         ] {
                             sqlx::query(pragma).execute(&mut *conn).await?;
                         }
@@ -306,11 +304,34 @@ impl SqlStore {
                     })
                 })
         };
-        let write = options(1).connect(&url).await?;
+        // The writer keeps SQLite's default 2 MiB page cache: with 16 MiB, 7 % of its
+        // thread's time went to scanning the cache's hash table when a transaction ended
+        // (pcache1TruncateUnsafe), more than the page reads the bigger cache saved. Its
+        // write-ahead log is checkpointed into the database every 8,192 pages (32 MiB)
+        // instead of every 1,000: index pages that many batches rewrite are copied into
+        // the database once per checkpoint, not once per 1,000 pages, and each checkpoint
+        // costs the writer two fsyncs (docs/benchmarks.md).
+        let write = options(
+            1,
+            "PRAGMA cache_size = -2000",
+            "PRAGMA wal_autocheckpoint = 8192",
+        )
+        .connect(&url)
+        .await?;
         migrate(&write, Backend::Sqlite).await?;
         // Two readers for two cores: each SQLite connection is a thread with its own page
         // cache and allocator arena, which is memory that more readers would not repay.
-        let read = options(2).connect(&url).await?;
+        // 16 MiB of page cache per reader instead of SQLite's 2 MiB: a window load seeks
+        // indexes all over a multi-GB file, and with the default most of those seeks were
+        // a pread of the same upper B-tree pages again (docs/benchmarks.md). `pacer import`
+        // writes through one of these connections, so they checkpoint as the writer does.
+        let read = options(
+            2,
+            "PRAGMA cache_size = -16384",
+            "PRAGMA wal_autocheckpoint = 8192",
+        )
+        .connect(&url)
+        .await?;
         Ok(SqlStore {
             bulk: super::bulk::Bulk::new(
                 read.clone(),
