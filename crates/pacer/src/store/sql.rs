@@ -65,6 +65,15 @@ macro_rules! migrations {
                     "/0006_window_indexes.sql"
                 )),
             ),
+            (
+                7,
+                "sha_index_only_with_sha",
+                include_str!(concat!(
+                    "../../migrations/",
+                    $dir,
+                    "/0007_sha_index_only_with_sha.sql"
+                )),
+            ),
         ]
     };
 }
@@ -1009,7 +1018,7 @@ impl Store for SqlStore {
         let mut sql = format!(
             "SELECT DISTINCT e.id, e.service, e.sha, e.deployed_at FROM deployments d \
              JOIN deployments e ON e.service = d.service AND e.sha = d.sha \
-             WHERE e.deployed_at <= $1 AND e.status = 'success' AND e.env_key IN ({envs}) AND "
+             WHERE e.sha IS NOT NULL AND e.deployed_at <= $1 AND e.status = 'success' AND e.env_key IN ({envs}) AND "
         );
         window_condition(&mut sql, "d.");
         let q = bind_all(
