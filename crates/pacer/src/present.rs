@@ -433,35 +433,101 @@ pub struct ReportJson {
     pub services: Vec<MetricsJson>,
 }
 
-/// The JSON of [`report_json`], written entry by entry: a 10,000-service report's
-/// [`ReportJson`] is tens of MB that the body would then copy again (the server's peak
-/// memory at 10^7 events, docs/benchmarks.md). Same bytes as `serde_json::to_vec`.
-pub fn write_report_json(
-    r: &crate::app::Report,
-    config: &MetricsConfig,
-    out: &mut Vec<u8>,
-) -> serde_json::Result<()> {
-    let list = |out: &mut Vec<u8>, entries: &[Metrics]| -> serde_json::Result<()> {
-        out.push(b'[');
-        for (i, m) in entries.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            serde_json::to_writer(&mut *out, &metrics_json(m, config))?;
+/// The report as JSON (the shape of [`ReportJson`]), in chunks of whole entries of about
+/// [`REPORT_CHUNK_BYTES`] each: the server sends a 10,000-service report (10.6 MB) without
+/// ever holding the whole body, which with the report itself and its growing buffer was
+/// tens of MB of the server's memory peak (docs/benchmarks.md).
+pub struct ReportJsonChunks {
+    report: crate::app::Report,
+    config: std::sync::Arc<MetricsConfig>,
+    next: ReportPart,
+    chunk_bytes: usize,
+}
+
+/// Bytes a chunk of [`ReportJsonChunks`] reaches before it is sent.
+pub const REPORT_CHUNK_BYTES: usize = 64 * 1024;
+
+#[derive(Clone, Copy)]
+enum ReportPart {
+    Head,
+    Team(usize),
+    Service(usize),
+    Done,
+}
+
+impl ReportJsonChunks {
+    pub fn new(report: crate::app::Report, config: std::sync::Arc<MetricsConfig>) -> Self {
+        ReportJsonChunks {
+            report,
+            config,
+            next: ReportPart::Head,
+            chunk_bytes: REPORT_CHUNK_BYTES,
         }
-        out.push(b']');
-        Ok(())
-    };
-    out.extend_from_slice(b"{\"window\":");
-    serde_json::to_writer(&mut *out, &window_json(r.window))?;
-    out.extend_from_slice(b",\"organisation\":");
-    serde_json::to_writer(&mut *out, &metrics_json(&r.organisation, config))?;
-    out.extend_from_slice(b",\"teams\":");
-    list(out, &r.teams)?;
-    out.extend_from_slice(b",\"services\":");
-    list(out, &r.services)?;
-    out.push(b'}');
-    Ok(())
+    }
+
+    /// The same, in chunks of about `bytes` (at least one entry each).
+    pub fn with_chunk_bytes(self, bytes: usize) -> Self {
+        ReportJsonChunks {
+            chunk_bytes: bytes,
+            ..self
+        }
+    }
+
+    /// Appends the next part to `out` and says which part follows it.
+    fn write_part(&self, part: ReportPart, out: &mut Vec<u8>) -> serde_json::Result<ReportPart> {
+        let (r, config) = (&self.report, &*self.config);
+        Ok(match part {
+            ReportPart::Head => {
+                out.extend_from_slice(b"{\"window\":");
+                serde_json::to_writer(&mut *out, &window_json(r.window))?;
+                out.extend_from_slice(b",\"organisation\":");
+                serde_json::to_writer(&mut *out, &metrics_json(&r.organisation, config))?;
+                out.extend_from_slice(b",\"teams\":[");
+                ReportPart::Team(0)
+            }
+            ReportPart::Team(i) if i < r.teams.len() => {
+                if i > 0 {
+                    out.push(b',');
+                }
+                serde_json::to_writer(&mut *out, &metrics_json(&r.teams[i], config))?;
+                ReportPart::Team(i + 1)
+            }
+            ReportPart::Team(_) => {
+                out.extend_from_slice(b"],\"services\":[");
+                ReportPart::Service(0)
+            }
+            ReportPart::Service(i) if i < r.services.len() => {
+                if i > 0 {
+                    out.push(b',');
+                }
+                serde_json::to_writer(&mut *out, &metrics_json(&r.services[i], config))?;
+                ReportPart::Service(i + 1)
+            }
+            ReportPart::Service(_) => {
+                out.extend_from_slice(b"]}");
+                ReportPart::Done
+            }
+            ReportPart::Done => ReportPart::Done,
+        })
+    }
+}
+
+impl Iterator for ReportJsonChunks {
+    type Item = serde_json::Result<Vec<u8>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut out = Vec::with_capacity(self.chunk_bytes + 4096);
+        while !matches!(self.next, ReportPart::Done) && out.len() < self.chunk_bytes {
+            match self.write_part(self.next, &mut out) {
+                Ok(next) => self.next = next,
+                Err(e) => {
+                    self.next = ReportPart::Done;
+                    return Some(Err(e));
+                }
+            }
+        }
+        (!out.is_empty()).then_some(Ok(out))
+    }
 }
 
 pub fn report_json(r: &crate::app::Report, config: &MetricsConfig) -> ReportJson {
@@ -518,5 +584,56 @@ pub fn triage_entry_json(e: &TriageEntry) -> TriageEntryJson {
                 new: value(c.field, &c.new),
             })
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod report_chunk_tests {
+    use super::*;
+    use pacer_core::engine::{EventSet, compute};
+    use pacer_core::{Scope, TeamMap, Timestamp, Window};
+
+    /// Whatever the chunk size, the chunks join into exactly `serde_json::to_vec` of the
+    /// report's [`ReportJson`]: every entry once, in order, commas and brackets in place.
+    #[test]
+    fn report_chunks_join_into_the_report_json() {
+        let window = Window::new(Timestamp::from_seconds(30 * 86_400), 30);
+        let config = MetricsConfig::default();
+        let events = EventSet::default();
+        let metrics = |scope: &Scope| compute(&events, &config, &TeamMap::default(), scope, window);
+        let services = |n: usize| {
+            (0..n)
+                .map(|i| metrics(&Scope::service(&format!("svc-{i}"))))
+                .collect::<Vec<_>>()
+        };
+        let reports = [(0, 0), (2, 0), (0, 3), (2, 300)].map(|(teams, n)| crate::app::Report {
+            window,
+            organisation: metrics(&Scope::organisation()),
+            teams: (0..teams)
+                .map(|i| metrics(&Scope::team(&format!("team-{i}"))))
+                .collect(),
+            services: services(n),
+        });
+        let config = std::sync::Arc::new(config);
+        for report in reports {
+            let expected = serde_json::to_vec(&report_json(&report, &config)).unwrap();
+            for bytes in [1, 700, REPORT_CHUNK_BYTES] {
+                let chunks: Vec<Vec<u8>> = ReportJsonChunks::new(report.clone(), config.clone())
+                    .with_chunk_bytes(bytes)
+                    .collect::<Result<_, _>>()
+                    .unwrap();
+                assert!(chunks.iter().all(|c| !c.is_empty()));
+                assert_eq!(
+                    String::from_utf8(chunks.concat()).unwrap(),
+                    String::from_utf8(expected.clone()).unwrap(),
+                    "{} services in chunks of {bytes} bytes",
+                    report.services.len()
+                );
+                if bytes == 1 {
+                    // One part per chunk: head, each entry, the teams' end, the close.
+                    assert_eq!(chunks.len(), 3 + report.teams.len() + report.services.len());
+                }
+            }
+        }
     }
 }

@@ -415,13 +415,13 @@ async fn list_services(State(p): State<Pacer>, RawQuery(raw): RawQuery) -> ApiRe
 async fn get_report(State(p): State<Pacer>, RawQuery(raw): RawQuery) -> ApiResult {
     let q = QueryParams::parse(raw.as_deref(), &["days", "end"])?;
     let report = p.report(window(&p, &q)?).await?;
-    let mut body = Vec::new();
-    crate::present::write_report_json(&report, &p.config, &mut body)
-        .map_err(|e| ApiError::Unavailable(format!("the report could not be encoded: {e}")))?;
-    drop(report);
+    // Streamed in chunks: the body of a 10,000-service report is 10.6 MB. Encoding our own
+    // figures cannot fail (serde_json writes non-finite numbers as null); were it to, the
+    // client would see a truncated body, which no JSON parser accepts.
+    let chunks = crate::present::ReportJsonChunks::new(report, p.config.clone());
     Ok((
         [(axum::http::header::CONTENT_TYPE, "application/json")],
-        body,
+        axum::body::Body::from_stream(futures_util::stream::iter(chunks)),
     )
         .into_response())
 }
