@@ -603,14 +603,14 @@ mod report_chunk_tests {
         let metrics = |scope: &Scope| compute(&events, &config, &TeamMap::default(), scope, window);
         let services = |n: usize| {
             (0..n)
-                .map(|i| metrics(&Scope::service(&format!("svc-{i}"))))
+                .map(|i| metrics(&Scope::service(format!("svc-{i}"))))
                 .collect::<Vec<_>>()
         };
         let reports = [(0, 0), (2, 0), (0, 3), (2, 300)].map(|(teams, n)| crate::app::Report {
             window,
             organisation: metrics(&Scope::organisation()),
             teams: (0..teams)
-                .map(|i| metrics(&Scope::team(&format!("team-{i}"))))
+                .map(|i| metrics(&Scope::team(format!("team-{i}"))))
                 .collect(),
             services: services(n),
         });
