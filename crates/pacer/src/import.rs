@@ -815,12 +815,13 @@ pub async fn import(
     }
     drop(receive);
     let _ = reader.join();
-    if result.is_ok() {
-        bar.set_message("finishing");
-        // Everything is committed: a failed checkpoint leaves a longer WAL, not lost data.
-        if let Err(e) = store.import_done().await {
-            tracing::warn!(error = %e, "import: the final checkpoint failed; the data is committed");
-        }
+    // Also after a failure: what was committed stays, and an import into an empty store
+    // builds the indexes it deferred (store::bulk) now rather than at the next opening.
+    bar.set_message("finishing");
+    // Everything is committed: a failed end leaves a longer WAL, or indexes for the next
+    // opening of the store to build, not lost data.
+    if let Err(e) = store.import_done().await {
+        tracing::warn!(error = %e, "import: the final index build or checkpoint failed; the data is committed");
     }
     bar.finish_and_clear();
     result?;

@@ -74,6 +74,15 @@ macro_rules! migrations {
                     "/0007_sha_index_only_with_sha.sql"
                 )),
             ),
+            (
+                8,
+                "deferred_indexes",
+                include_str!(concat!(
+                    "../../migrations/",
+                    $dir,
+                    "/0008_deferred_indexes.sql"
+                )),
+            ),
         ]
     };
 }
@@ -329,6 +338,8 @@ impl SqlStore {
         .connect(&url)
         .await?;
         migrate(&write, Backend::Sqlite).await?;
+        // An import that stopped before its end left indexes to build (store::bulk).
+        super::bulk::build_deferred_indexes(&mut *write.acquire().await?).await?;
         // Two readers for two cores: each SQLite connection is a thread with its own page
         // cache and allocator arena, which is memory that more readers would not repay.
         // 16 MiB of page cache per reader instead of SQLite's 2 MiB: a window load seeks

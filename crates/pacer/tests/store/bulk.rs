@@ -208,3 +208,87 @@ async fn a_refused_merge_writes_nothing_of_its_batch() {
     );
     assert_eq!(contents(&*store).await, before);
 }
+
+/// The secondary indexes of a SQLite store, by name.
+async fn sqlite_indexes(url: &str) -> Vec<String> {
+    use sqlx::Connection;
+    let mut conn = sqlx::sqlite::SqliteConnection::connect(url).await.unwrap();
+    let names: Vec<(String,)> = sqlx::query_as(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+    names.into_iter().map(|(n,)| n).collect()
+}
+
+#[tokio::test]
+async fn an_import_into_an_empty_sqlite_store_builds_its_indexes_at_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("import.db").display());
+    let store = pacer::store::open(&url).await.unwrap();
+    let all_indexes = sqlite_indexes(&url).await;
+    for name in [
+        "deployments_service_time",
+        "deployments_time",
+        "deployments_service_sha_time",
+        "deployment_changes_carriers",
+        "incidents_service_opened",
+    ] {
+        assert!(
+            all_indexes.iter().any(|n| n == name),
+            "{name} in {all_indexes:?}"
+        );
+    }
+    let deployments = [
+        deploy("d1", "pay", at(1)).change("c1", at(0)),
+        deploy("d2", "pay", at(2)),
+    ];
+    let incidents = [incident("i1", Some("pay"), at(3))];
+    store.import_batch(&deployments, &incidents).await.unwrap();
+    // Into an empty store, the event tables' secondary indexes wait for the end.
+    let during = sqlite_indexes(&url).await;
+    assert!(
+        !during.iter().any(|n| n == "deployments_service_time"),
+        "deferred during the import: {during:?}"
+    );
+    // An import that stops here leaves them to the next opening of the store.
+    let reopened = pacer::store::open(&url).await.unwrap();
+    assert_eq!(sqlite_indexes(&url).await, all_indexes);
+    // The import's end finds nothing left to build, and the data is whole.
+    store.import_done().await.unwrap();
+    assert_eq!(sqlite_indexes(&url).await, all_indexes);
+    let (stored, stored_incidents, _) = contents(&*reopened).await;
+    assert_eq!(stored.len(), 2);
+    assert_eq!(stored_incidents.len(), 1);
+
+    // Into a store that holds events, nothing is deferred: a server may be reading it.
+    let more = [deploy("d3", "pay", at(4))];
+    reopened.import_batch(&more, &[]).await.unwrap();
+    assert_eq!(sqlite_indexes(&url).await, all_indexes);
+    reopened.import_done().await.unwrap();
+    assert_eq!(sqlite_indexes(&url).await, all_indexes);
+}
+
+#[tokio::test]
+async fn a_whole_import_into_an_empty_sqlite_store_ends_with_every_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("import.db").display());
+    let store = pacer::store::open(&url).await.unwrap();
+    let all_indexes = sqlite_indexes(&url).await;
+    let events: Vec<Event> = generate_scaled(ScaleOptions {
+        services: 20,
+        days: 30,
+        deploys_per_day: 2.0,
+        seed: 7,
+        now: at(24 * 60),
+    })
+    .collect();
+    let (deployments, incidents) = split(&events);
+    for (d, i) in deployments.chunks(100).zip(incidents.chunks(10)) {
+        store.import_batch(d, i).await.unwrap();
+    }
+    store.import_done().await.unwrap();
+    assert_eq!(sqlite_indexes(&url).await, all_indexes);
+}
