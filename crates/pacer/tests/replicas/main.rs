@@ -137,7 +137,10 @@ async fn two_replicas_store_each_event_once_and_agree_with_sqlite() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(said.contains("schema version 6"), "{said}");
+    assert!(
+        said.contains(&format!("schema version {}", pacer::store::SCHEMA_VERSION)),
+        "{said}"
+    );
 
     let (a, b) = (serve(dir.path(), &url), serve(dir.path(), &url));
     let client = pacer::http::client();
@@ -370,7 +373,8 @@ fn an_unreachable_database_is_named_without_its_password() {
     assert!(!err.contains("s3cret"), "the password leaked: {err}");
 }
 
-/// A database a newer Pacer migrated (version 7, unknown here) is refused, not written.
+/// A database a newer Pacer migrated (the version after this binary's, unknown here) is
+/// refused, not written.
 async fn refuses_a_newer_schema(url: &str, insert_future: &str) {
     let dir = tempfile::tempdir().expect("temp dir");
     pacer::store::migrate(url).await.expect("migrate");
@@ -387,8 +391,12 @@ async fn refuses_a_newer_schema(url: &str, insert_future: &str) {
         let out = pacer(dir.path()).args(&args).output().expect("run pacer");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{args:?} accepted a newer schema");
+        let known = pacer::store::SCHEMA_VERSION;
         assert!(
-            err.contains("schema is at version 7, newer than this binary knows (6)"),
+            err.contains(&format!(
+                "schema is at version {}, newer than this binary knows ({known})",
+                known + 1
+            )),
             "{args:?}: {err}"
         );
     }
@@ -401,8 +409,11 @@ async fn a_schema_newer_than_the_binary_is_refused_on_sqlite() {
     let url = format!("sqlite://{}", dir.path().join("p.db").display());
     refuses_a_newer_schema(
         &url,
-        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
-         VALUES (7, 'future', TRUE, X'00', 0)",
+        &format!(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, \
+             execution_time) VALUES ({}, 'future', TRUE, X'00', 0)",
+            pacer::store::SCHEMA_VERSION + 1
+        ),
     )
     .await;
 }
@@ -415,8 +426,11 @@ async fn a_schema_newer_than_the_binary_is_refused_on_postgres() {
     };
     refuses_a_newer_schema(
         &url,
-        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
-         VALUES (7, 'future', TRUE, '\\x00'::bytea, 0)",
+        &format!(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, \
+             execution_time) VALUES ({}, 'future', TRUE, '\\x00'::bytea, 0)",
+            pacer::store::SCHEMA_VERSION + 1
+        ),
     )
     .await;
 }
