@@ -36,7 +36,16 @@ with 400, so a typo never silently becomes a default.
 * Any other path answers 404 (`not_found`); a known path with another method answers 405 \
 (`method_not_allowed`), both with the error body.
 * Bands are the lower-case words `elite`, `high`, `medium`, `low`, or `null`. A band drawn from fewer \
-than 5 samples is flagged with `low_confidence: true`.";
+than 5 samples is flagged with `low_confidence: true`.
+* Tokens (docs/security.md): when `[auth]` configures tokens, every write needs one with the \
+`ingest` scope (`PATCH` of an incident: `triage`), and reads need one when \
+`auth.require_for_reads` is set: `Authorization: Bearer <token>`, or Basic auth with the token \
+as the password (what Pushgateway clients send). A missing or unknown token answers 401 \
+(`unauthorized`), a token without the scope 403 (`forbidden`). `/healthz`, `/readyz` and \
+`/webhooks/*` (each vendor's own signature or token) need none.
+* Limits (`[limits]`): past the per-client rate, 429 (`rate_limited`, with `Retry-After`); past \
+the concurrent requests the server takes, 503 (`overloaded`, with `Retry-After`); a request \
+that runs past its time, 408 (`request_timeout`). Any route may answer these.";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -57,12 +66,26 @@ than 5 samples is flagged with `low_confidence: true`.";
         get_report,
         openapi_v1,
         openapi_root,
+        prometheus_metrics,
+        push_put,
+        push_post,
+        push_delete,
+        webhook_github,
+        webhook_gitlab,
+        webhook_flux,
+        webhook_argocd,
+        webhook_pagerduty,
+        webhook_opsgenie,
+        webhook_alertmanager,
     ),
+    modifiers(&TokenSchemes),
     components(schemas(ErrorBody, Timestamp, Band)),
     tags(
         (name = "events", description = "Recording and listing deployments and incidents"),
         (name = "metrics", description = "The four DORA metrics, per service, team or organisation"),
         (name = "operations", description = "Health checks and this document"),
+        (name = "prometheus", description = "Prometheus scrapes, and the Pushgateway protocol of the handbook recipe's CI steps"),
+        (name = "webhooks", description = "Vendor deliveries: each checks the vendor's own signature or token (docs/integrations/)"),
     )
 )]
 struct ApiDoc;
@@ -777,6 +800,289 @@ fn openapi_v1() {}
 #[allow(dead_code, reason = "documentation only")]
 fn openapi_root() {}
 
+/// The two ways to present a token (see the document's description).
+struct TokenSchemes;
+
+impl utoipa::Modify for TokenSchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An API token from `[auth]`: `Authorization: Bearer <token>`",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "The token as the password of Basic auth (any user name): what \
+                         Pushgateway clients such as `curl -u` send",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Prometheus
+// ---------------------------------------------------------------------------------------------
+
+/// Prometheus scrape
+///
+/// The DORA figures of every scope over the default window (`pacer_dora_*`) and Pacer's own
+/// operational metrics, in the Prometheus text format 0.0.4 (docs/prometheus.md).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "prometheus",
+    responses(
+        (status = 200, description = "Text exposition format 0.0.4", body = String, content_type = "text/plain; version=0.0.4; charset=utf-8"),
+        (status = 500, description = "The database failed (`internal`); the server log has the cause", body = ErrorBody),
+    )
+)]
+#[allow(dead_code, reason = "documentation only")]
+fn prometheus_metrics() {}
+
+/// Push (Pushgateway protocol)
+///
+/// What the handbook recipe's CI steps push to a Pushgateway, kept working: the path is a
+/// grouping key, `job/<job>` then any `<label>/<value>` pairs (`<label>@base64/<value>` for
+/// values with slashes), e.g. `/metrics/job/dora/instance/acme_payments`; the body is Prometheus
+/// text. `dora_deployment_timestamp` records a production deployment, `dora_lead_time_seconds`
+/// sets the lead time of the latest one, and the recipe's incident gauges record an incident
+/// (docs/pushgateway.md). Families Pacer does not use are listed as ignored, not refused.
+/// `PUT` and `POST` behave alike: Pacer never replaces a group, it records events.
+#[utoipa::path(
+    put,
+    path = "/metrics/job/{job}",
+    tag = "prometheus",
+    params(("job" = String, Path, description = "The grouping key's job; more `<label>/<value>` pairs may follow")),
+    request_body(
+        content = String,
+        content_type = "text/plain",
+        description = "Prometheus text format (protobuf is refused)",
+        example = "# TYPE dora_deployment_timestamp gauge\ndora_deployment_timestamp{repo=\"acme/payments\",env=\"production\"} 1773584580\n"
+    ),
+    responses(
+        (status = 200, description = "Recorded: `grouping_key`, `deployments` (each with `already_recorded`), `lead_times`, `incidents`, `ignored_families`", body = Object),
+        (status = 400, description = "Bad grouping key or body (`invalid_grouping_key`, `invalid_exposition`, `invalid_sample`, `unsupported_format`, `invalid_lead_time`)", body = ErrorBody),
+        (status = 413, description = "Body larger than `server.body_limit_bytes` (`body_too_large`)", body = ErrorBody),
+        (status = 500, description = "The database failed (`internal`); the server log has the cause", body = ErrorBody),
+    ),
+    security((), ("bearer" = []), ("basic" = []))
+)]
+#[allow(dead_code, reason = "documentation only")]
+fn push_put() {}
+
+/// Push (Pushgateway protocol, `POST`)
+///
+/// The same as `PUT`.
+#[utoipa::path(
+    post,
+    path = "/metrics/job/{job}",
+    tag = "prometheus",
+    params(("job" = String, Path, description = "The grouping key's job; more `<label>/<value>` pairs may follow")),
+    request_body(content = String, content_type = "text/plain", description = "Prometheus text format"),
+    responses(
+        (status = 200, description = "Recorded, as for `PUT`", body = Object),
+        (status = 400, description = "Bad grouping key or body (as for `PUT`)", body = ErrorBody),
+        (status = 413, description = "Body larger than `server.body_limit_bytes` (`body_too_large`)", body = ErrorBody),
+        (status = 500, description = "The database failed (`internal`); the server log has the cause", body = ErrorBody),
+    ),
+    security((), ("bearer" = []), ("basic" = []))
+)]
+#[allow(dead_code, reason = "documentation only")]
+fn push_post() {}
+
+/// Delete a push group
+///
+/// Accepted and ignored: Pacer keeps every recorded deployment and incident, so the recipe's
+/// cleanup step changes nothing (the answer says so).
+#[utoipa::path(
+    delete,
+    path = "/metrics/job/{job}",
+    tag = "prometheus",
+    params(("job" = String, Path, description = "The grouping key's job; more `<label>/<value>` pairs may follow")),
+    responses(
+        (status = 202, description = "Nothing deleted: `{\"grouping_key\": {...}, \"deleted\": false, \"message\": ...}`", body = Object),
+        (status = 400, description = "Bad grouping key (`invalid_grouping_key`)", body = ErrorBody),
+    ),
+    security((), ("bearer" = []), ("basic" = []))
+)]
+#[allow(dead_code, reason = "documentation only")]
+fn push_delete() {}
+
+// ---------------------------------------------------------------------------------------------
+// Webhooks
+// ---------------------------------------------------------------------------------------------
+
+/// GitHub `deployment_status`
+///
+/// A `success` of a mapped environment records a deployment, `failure`/`error` a failed one;
+/// other states and events answer 202 with the reason; `ping` 200. Signed with
+/// `X-Hub-Signature-256`; deduplicated on `X-GitHub-Delivery` (docs/integrations/github-webhooks.md).
+#[utoipa::path(
+    post,
+    path = "/webhooks/github",
+    tag = "webhooks",
+    request_body(content = Object, description = "GitHub's delivery, as GitHub sends it"),
+    responses(
+        (status = 201, description = "Deployment recorded", body = Object),
+        (status = 200, description = "Already processed (a re-delivery), or a ping; nothing written", body = Object),
+        (status = 202, description = "Ignored, with the reason; nothing written", body = Object),
+        (status = 400, description = "A field the receiver needs is missing or invalid (named)", body = ErrorBody),
+        (status = 401, description = "Missing or wrong signature (`unauthorized`); nothing written", body = ErrorBody),
+        (status = 403, description = "No secret configured for this receiver (`forbidden`, names the setting)", body = ErrorBody),
+    ),
+    security(())
+)]
+#[allow(dead_code, reason = "documentation only")]
+fn webhook_github() {}
+
+/// GitLab Deployment Hook
+///
+/// A `success` records a deployment, `failed` a failed one; others answer 202. Checked with
+/// `X-Gitlab-Token`; deduplicated on `Idempotency-Key` / `X-Gitlab-Event-UUID`
+/// (docs/integrations/gitlab.md).
+#[utoipa::path(
+    post,
+    path = "/webhooks/gitlab",
+    tag = "webhooks",
+    request_body(content = Object, description = "GitLab's delivery, as GitLab sends it"),
+    responses(
+        (status = 201, description = "Deployment recorded", body = Object),
+        (status = 200, description = "Already processed; nothing written", body = Object),
+        (status = 202, description = "Ignored, with the reason; nothing written", body = Object),
+        (status = 400, description = "A field the receiver needs is missing or invalid (named)", body = ErrorBody),
+        (status = 401, description = "Missing or wrong token (`unauthorized`); nothing written", body = ErrorBody),
+        (status = 403, description = "No secret configured for this receiver (`forbidden`, names the setting)", body = ErrorBody),
+    ),
+    security(())
+)]
+#[allow(dead_code, reason = "documentation only")]
+fn webhook_gitlab() {}
+
+/// Flux notification
+///
+/// `ReconciliationSucceeded` of a mapped Kustomization or HelmRelease is a production
+/// deployment of the revision's sha. A generic provider with a bearer token, or generic-hmac
+/// (`X-Signature`) (docs/integrations/flux.md).
+#[utoipa::path(
+    post,
+    path = "/webhooks/flux",
+    tag = "webhooks",
+    request_body(content = Object, description = "The notification-controller's event"),
+    responses(
+        (status = 201, description = "Deployment recorded", body = Object),
+        (status = 200, description = "Already processed; nothing written", body = Object),
+        (status = 202, description = "Ignored (unmapped object, not a success), with the reason", body = Object),
+        (status = 400, description = "A field the receiver needs is missing or invalid (named)", body = ErrorBody),
+        (status = 401, description = "Missing or wrong token or signature (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "No secret configured for this receiver (`forbidden`, names the setting)", body = ErrorBody),
+    ),
+    security(())
+)]
+#[allow(dead_code, reason = "documentation only")]
+fn webhook_flux() {}
+
+/// Argo CD notification
+///
+/// The documented notifications template, sent with a bearer token
+/// (docs/integrations/argocd.md).
+#[utoipa::path(
+    post,
+    path = "/webhooks/argocd",
+    tag = "webhooks",
+    request_body(content = Object, description = "The body of Pacer's Argo CD notifications template"),
+    responses(
+        (status = 201, description = "Deployment recorded", body = Object),
+        (status = 200, description = "Already processed; nothing written", body = Object),
+        (status = 202, description = "Ignored, with the reason", body = Object),
+        (status = 400, description = "A field the receiver needs is missing or invalid (named)", body = ErrorBody),
+        (status = 401, description = "Missing or wrong token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "No secret configured for this receiver (`forbidden`, names the setting)", body = ErrorBody),
+    ),
+    security(())
+)]
+#[allow(dead_code, reason = "documentation only")]
+fn webhook_argocd() {}
+
+/// PagerDuty webhook (v3)
+///
+/// Incident events (triggered, acknowledged, resolved, priority and service changes) update
+/// the incident of the same id, newest event first; signed with `X-PagerDuty-Signature`
+/// (docs/integrations/pagerduty.md).
+#[utoipa::path(
+    post,
+    path = "/webhooks/pagerduty",
+    tag = "webhooks",
+    request_body(content = Object, description = "PagerDuty's V3 webhook delivery"),
+    responses(
+        (status = 202, description = "Applied (or ignored, with the reason)", body = Object),
+        (status = 200, description = "Already processed; nothing written", body = Object),
+        (status = 400, description = "A field the receiver needs is missing or invalid (named)", body = ErrorBody),
+        (status = 401, description = "Missing or wrong signature (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "No secret configured for this receiver (`forbidden`, names the setting)", body = ErrorBody),
+    ),
+    security(())
+)]
+#[allow(dead_code, reason = "documentation only")]
+fn webhook_pagerduty() {}
+
+/// OpsGenie webhook
+///
+/// Alert actions (create, acknowledge, close, priority changes) update the incident of the
+/// alert; checked with the token header or Basic auth credentials of `[webhooks.opsgenie]`
+/// (docs/integrations/opsgenie.md).
+#[utoipa::path(
+    post,
+    path = "/webhooks/opsgenie",
+    tag = "webhooks",
+    request_body(content = Object, description = "OpsGenie's webhook delivery"),
+    responses(
+        (status = 202, description = "Applied (or ignored, with the reason)", body = Object),
+        (status = 200, description = "Already processed; nothing written", body = Object),
+        (status = 400, description = "A field the receiver needs is missing or invalid (named)", body = ErrorBody),
+        (status = 401, description = "Missing or wrong credentials (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "No credentials configured for this receiver (`forbidden`, names the setting)", body = ErrorBody),
+    ),
+    security(())
+)]
+#[allow(dead_code, reason = "documentation only")]
+fn webhook_opsgenie() {}
+
+/// Alertmanager webhook
+///
+/// Firing and resolved alerts that match the configured matchers open and resolve
+/// incidents; Basic or bearer credentials from `[webhooks.alertmanager]`
+/// (docs/integrations/alertmanager.md).
+#[utoipa::path(
+    post,
+    path = "/webhooks/alertmanager",
+    tag = "webhooks",
+    request_body(content = Object, description = "Alertmanager's webhook payload (version 4)"),
+    responses(
+        (status = 202, description = "Applied (or ignored, with the reason)", body = Object),
+        (status = 200, description = "Already processed; nothing written", body = Object),
+        (status = 400, description = "A field the receiver needs is missing or invalid (named)", body = ErrorBody),
+        (status = 401, description = "Missing or wrong credentials (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "No credentials configured for this receiver (`forbidden`, names the setting)", body = ErrorBody),
+    ),
+    security(())
+)]
+#[allow(dead_code, reason = "documentation only")]
+fn webhook_alertmanager() {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -835,6 +1141,15 @@ mod tests {
             ("/api/v1/report", &["get"]),
             ("/api/v1/openapi.json", &["get"]),
             ("/openapi.json", &["get"]),
+            ("/metrics", &["get"]),
+            ("/metrics/job/{job}", &["delete", "post", "put"]),
+            ("/webhooks/github", &["post"]),
+            ("/webhooks/gitlab", &["post"]),
+            ("/webhooks/flux", &["post"]),
+            ("/webhooks/argocd", &["post"]),
+            ("/webhooks/pagerduty", &["post"]),
+            ("/webhooks/opsgenie", &["post"]),
+            ("/webhooks/alertmanager", &["post"]),
         ];
         let paths = doc["paths"].as_object().expect("paths");
         assert_eq!(
