@@ -1,8 +1,7 @@
 //! Running the binary, and a database written through the store.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 /// The fixed window end of the tests: 30 days after [`t`]`(0)`.
 pub const END: &str = "2026-03-31T00:00:00Z";
@@ -107,39 +106,13 @@ pub fn write_history(url: &str) {
 }
 
 /// A running `pacer serve`; killed when dropped.
-pub struct Server {
-    child: Child,
-    pub url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+pub use crate::common::serve::Served as Server;
 
 pub fn serve(dir: &Path) -> Server {
     let url = format!("sqlite://{}", dir.join("s.db").display());
-    let mut child = pacer(dir)
-        .args(["serve", "--listen", "127.0.0.1:0", "--database", &url])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn pacer serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("read the first line");
-    let mut server = Server {
-        child,
-        url: String::new(),
-    };
-    let addr = line
-        .strip_prefix("pacer listening on http://")
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"));
-    server.url = format!("http://{addr}");
-    server
+    crate::common::serve::start(
+        pacer(dir)
+            .args(["serve", "--listen", "127.0.0.1:0", "--database", &url])
+            .stderr(Stdio::null()),
+    )
 }

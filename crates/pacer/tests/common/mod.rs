@@ -5,3 +5,4 @@
 
 pub mod backends;
 pub mod pg;
+pub mod serve;

@@ -3,9 +3,8 @@
 
 use serde_json::json;
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,19 +23,11 @@ pub fn seed(test: &str) -> u64 {
     seed
 }
 
-/// A running `pacer serve`; killed when dropped.
-pub struct Server {
-    pub child: Child,
-    pub url: String,
-    pub addr: String,
-}
+#[path = "../common/serve.rs"]
+mod serve;
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+/// A running `pacer serve`; killed when dropped.
+pub use serve::Served as Server;
 
 pub fn database_url(path: &Path) -> String {
     format!("sqlite://{}", path.display())
@@ -50,34 +41,18 @@ pub fn serve(db: &Path) -> Server {
             command.env_remove(key);
         }
     }
-    let mut child = command
-        .args(["serve", "--listen", "127.0.0.1:0", "--database"])
-        .arg(database_url(db))
-        // Loopback, open mode; the per-client rate limit would refuse a test's ingest
-        // burst with 429s, which prove nothing here.
-        .env("PACER_LIMITS__RATE_PER_SECOND", "0")
-        .env("RUST_LOG", "warn")
-        .current_dir(db.parent().expect("db in a dir"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn pacer serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("read the first line");
-    let addr = line
-        .strip_prefix("pacer listening on http://")
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-        .to_string();
-    Server {
-        child,
-        url: format!("http://{addr}"),
-        addr,
-    }
+    serve::start(
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--database"])
+            .arg(database_url(db))
+            // Loopback, open mode; the per-client rate limit would refuse a test's ingest
+            // burst with 429s, which prove nothing here.
+            .env("PACER_LIMITS__RATE_PER_SECOND", "0")
+            .env("RUST_LOG", "warn")
+            .current_dir(db.parent().expect("db in a dir"))
+            .stdin(Stdio::null())
+            .stderr(Stdio::inherit()),
+    )
 }
 
 impl Server {

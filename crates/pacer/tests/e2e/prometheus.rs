@@ -92,7 +92,7 @@ async fn instant(prometheus: &Prometheus, query: &str) -> f64 {
 
 async fn post(server: &Server, path: &str, body: Value) {
     let r = pacer::http::client()
-        .post(server.url(path))
+        .post(server.at(path))
         .json(&body)
         .send()
         .await
@@ -144,7 +144,7 @@ async fn prometheus_recording_rules_equal_the_json_api() {
     );
 
     for service in ["api", "web"] {
-        let m = get_json(&server.url(&format!("/api/v1/metrics?service={service}"))).await;
+        let m = get_json(&server.at(&format!("/api/v1/metrics?service={service}"))).await;
         let sel = format!("{{scope=\"service\",repo=\"{service}\",env=\"production\"}}");
         let freq = instant(
             &prometheus,
@@ -203,7 +203,7 @@ async fn prometheus_recording_rules_equal_the_json_api() {
 
     // The organisation: 4 deployments; lead times [600, 1800, 3600, 10800] -> p50 2700;
     // 1 of 4 failed -> 25 %; MTTR 2400.
-    let org = get_json(&server.url("/api/v1/metrics")).await;
+    let org = get_json(&server.at("/api/v1/metrics")).await;
     let sel = "{scope=\"organization\",env=\"production\"}";
     for (record, json_value, by_hand) in [
         (

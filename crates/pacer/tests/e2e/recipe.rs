@@ -158,7 +158,7 @@ async fn the_recipe_steps_unchanged_give_the_right_figures() {
         assert!(answer.contains(id), "{answer}");
     }
 
-    let deployments = get_json(&server.url("/api/v1/deployments?service=acme/payments")).await;
+    let deployments = get_json(&server.at("/api/v1/deployments?service=acme/payments")).await;
     assert_eq!(deployments["deployments"].as_array().unwrap().len(), 4);
 
     // Organisation, 30 days ending now, by hand:
@@ -168,7 +168,7 @@ async fn the_recipe_steps_unchanged_give_the_right_figures() {
     // - Q1 (no service, caused_by_deploy) is attributed by time to the latest deployment
     //   before it opened (deploy 4): 1 failed of 4 = 25 %;
     // - MTTR over [1680, 7200]: p50 = 4440, p90: h = 0.9 -> 1680 + 0.9 * 5520 = 6648.
-    let m = get_json(&server.url("/api/v1/metrics")).await;
+    let m = get_json(&server.at("/api/v1/metrics")).await;
     assert_eq!(m["deployment_frequency"]["deployments"], 4);
     assert_eq!(m["deployment_frequency"]["per_day"], 4.0 / 30.0);
     assert_eq!(m["lead_time"]["changes"], 3);

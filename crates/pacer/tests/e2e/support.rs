@@ -1,28 +1,20 @@
 //! A real `pacer serve` child process, and the outside tools the end-to-end tests drive.
 
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A running `pacer serve`; killed when dropped.
-pub struct Server {
-    child: Child,
-    /// `127.0.0.1:PORT`
-    pub addr: String,
-}
+#[path = "../common/serve.rs"]
+mod serve;
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+/// A running `pacer serve`; killed when dropped.
+pub use serve::Served as Server;
 
 impl Server {
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+    /// `http://ADDR` followed by `path`.
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
     }
 }
 
@@ -41,27 +33,11 @@ pub fn pacer() -> Command {
 /// Starts `pacer serve` on a free loopback port with a fresh database in `dir`.
 pub fn serve(dir: &Path) -> Server {
     let url = format!("sqlite://{}", dir.join("pacer.db").display());
-    let mut child = pacer()
-        .args(["serve", "--listen", "127.0.0.1:0", "--database", &url])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn pacer serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("read the first line");
-    let mut server = Server {
-        child,
-        addr: String::new(),
-    };
-    server.addr = line
-        .strip_prefix("pacer listening on http://")
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-        .to_string();
-    server
+    serve::start(
+        pacer()
+            .args(["serve", "--listen", "127.0.0.1:0", "--database", &url])
+            .stderr(Stdio::null()),
+    )
 }
 
 /// The path of an outside tool the tests need; fails with how to install it.

@@ -1,7 +1,7 @@
 //! Reading the packaging files, and running the real `pacer` the way they run it.
 
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -78,43 +78,16 @@ pub fn tool(name: &str, install: &str) -> Option<PathBuf> {
     found
 }
 
-/// A running `pacer`; killed when dropped.
-pub struct Server {
-    pub child: Child,
-    /// `127.0.0.1:PORT`.
-    pub addr: String,
-}
+#[path = "../common/serve.rs"]
+mod serve;
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+/// A running `pacer`; killed when dropped.
+pub use serve::Served as Server;
 
 /// Starts `command` (a `pacer serve` listening on port 0) and waits for its
-/// "pacer listening on" line.
+/// "pacer listening on" line; its stderr is kept for the message if it does not start.
 pub fn start(command: &mut Command) -> Server {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn pacer");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read the first line");
-    let Some(addr) = line
-        .strip_prefix("pacer listening on http://")
-        .and_then(|rest| rest.split_whitespace().next())
-        .map(str::to_string)
-    else {
-        let _ = child.kill();
-        let mut err = String::new();
-        let _ = child.stderr.take().map(|mut e| e.read_to_string(&mut err));
-        panic!("pacer did not start: {line:?} {err}");
-    };
-    Server { child, addr }
+    serve::start(command.stderr(Stdio::piped()))
 }
 
 /// `GET path` on `addr` with a plain HTTP/1.1 request: the status code and the body.

@@ -14,9 +14,8 @@ use pacer::store::{IncidentDelivery, IncidentEvent, IncidentState, WebhookDelive
 use pacer_core::{Deployment, Timestamp};
 use serde_json::{Value, json};
 use sqlx::Connection;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 /// Window end of the tests: 2026-03-31T00:00:00Z; events lie in the 30 days before.
 const END: &str = "2026-03-31T00:00:00Z";
@@ -40,39 +39,12 @@ fn pacer(dir: &Path) -> Command {
     command
 }
 
-/// A running `pacer serve`; killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(dir: &Path, database: &str) -> Server {
-    let mut child = pacer(dir)
-        .args(["serve", "--listen", "127.0.0.1:0", "--database", database])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn pacer serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read the first line");
-    let addr = line
-        .strip_prefix("pacer listening on http://")
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-        .to_string();
-    Server {
-        child,
-        url: format!("http://{addr}"),
-    }
+fn serve(dir: &Path, database: &str) -> common::serve::Served {
+    common::serve::start(
+        pacer(dir)
+            .args(["serve", "--listen", "127.0.0.1:0", "--database", database])
+            .stderr(Stdio::null()),
+    )
 }
 
 async fn post(client: &reqwest::Client, url: String, body: Value) -> u16 {
