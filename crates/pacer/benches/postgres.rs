@@ -18,8 +18,7 @@
 mod pg;
 
 use sqlx::Connection;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -36,17 +35,10 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
-struct Server {
-    child: Child,
-    base: String,
-}
+#[path = "../tests/common/serve.rs"]
+mod serve;
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use serve::Served as Server;
 
 fn serve(database: &str) -> Server {
     let mut command = Command::new(env!("CARGO_BIN_EXE_pacer"));
@@ -59,27 +51,13 @@ fn serve(database: &str) -> Server {
     // A load generator on loopback is one client address: the per-client rate limit
     // (limits.rate_per_second) would measure itself, not the store.
     command.env("PACER_LIMITS__RATE_PER_SECOND", "0");
-    let mut child = command
-        .args(["serve", "--listen", "127.0.0.1:0", "--database", database])
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn pacer serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("first line");
-    let addr = line
-        .strip_prefix("pacer listening on http://")
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
-    Server {
-        child,
-        base: format!("http://{addr}"),
-    }
+    serve::start(
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--database", database])
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stderr(Stdio::inherit()),
+    )
 }
 
 fn pct(sorted: &[Duration], p: f64) -> f64 {
@@ -226,7 +204,7 @@ async fn main() {
     for (name, url, replicas) in runs {
         pacer::store::migrate(&url).await.expect("migrate");
         let servers: Vec<Server> = (0..replicas).map(|_| serve(&url)).collect();
-        let bases: Vec<String> = servers.iter().map(|s| s.base.clone()).collect();
+        let bases: Vec<String> = servers.iter().map(|s| s.url.clone()).collect();
         let (rate, p50, p99) = ingest(&bases, clients, secs, &format!("{name}{replicas}")).await;
         println!("| {name} | {replicas} | {rate:.0} | {p50:.1} | {p99:.1} |");
     }
@@ -253,10 +231,10 @@ async fn main() {
         let load = t.elapsed().as_secs_f64();
         let server = serve(&url);
         // One warm-up pass, as a running server would have had.
-        latency(&server.base, &service_paths, 20).await;
-        let (s50, s90) = latency(&server.base, &service_paths, 100).await;
-        let (o50, _) = latency(&server.base, &org, 5).await;
-        let (r50, _) = latency(&server.base, &report, 3).await;
+        latency(&server.url, &service_paths, 20).await;
+        let (s50, s90) = latency(&server.url, &service_paths, 100).await;
+        let (o50, _) = latency(&server.url, &org, 5).await;
+        let (r50, _) = latency(&server.url, &report, 3).await;
         println!("| {name} | {load:.1} | {s50:.1} | {s90:.1} | {o50:.0} | {r50:.0} |");
     }
 }

@@ -5,7 +5,7 @@
 use crate::helpers::{Answer, TestApp, spawn_app, spawn_app_with};
 use pacer::settings::{ApiToken, Settings, TokenScope};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::process::{Command, Stdio};
 
 const CI: &str = "ci-ingest-token-0123456789abcdef";
@@ -395,39 +395,15 @@ fn config_file(dir: &std::path::Path, extra: &str) -> std::path::PathBuf {
     path
 }
 
-/// A `pacer serve` child and its listening address.
-struct Child {
-    child: std::process::Child,
-    address: String,
-}
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Starts `pacer serve` with `args` and waits for its "listening" line.
-fn serve(args: &[&str], env: &[(&str, &str)]) -> Child {
-    let mut child = pacer()
-        .arg("serve")
-        .args(args)
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn pacer serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read");
-    let address = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no listening line: {line:?}"))
-        .to_string();
-    Child { child, address }
+fn serve(args: &[&str], env: &[(&str, &str)]) -> crate::common::serve::Served {
+    crate::common::serve::start(
+        pacer()
+            .arg("serve")
+            .args(args)
+            .envs(env.iter().copied())
+            .stderr(Stdio::piped()),
+    )
 }
 
 #[test]
@@ -458,11 +434,7 @@ fn serving_beyond_loopback_without_tokens_fails_unless_accepted() {
         ],
         &[],
     );
-    assert!(
-        child.address.starts_with("http://0.0.0.0:"),
-        "{}",
-        child.address
-    );
+    assert!(child.url.starts_with("http://0.0.0.0:"), "{}", child.url);
     drop(child);
 
     let config = config_file(dir.path(), "");
@@ -477,11 +449,7 @@ fn serving_beyond_loopback_without_tokens_fails_unless_accepted() {
         ],
         &[],
     );
-    assert!(
-        child.address.starts_with("http://0.0.0.0:"),
-        "{}",
-        child.address
-    );
+    assert!(child.url.starts_with("http://0.0.0.0:"), "{}", child.url);
 }
 
 /// The tokens never reach the server's log (at debug), nor `pacer config`, whether they
@@ -503,7 +471,7 @@ async fn tokens_never_appear_in_the_log_or_the_printed_config() {
         &[("RUST_LOG", "debug")],
     );
     let client = pacer::http::client();
-    let base = child.address.trim_end_matches('/').to_string();
+    let base = child.url.trim_end_matches('/').to_string();
     let mut statuses = Vec::new();
     for token in [CI, ALICE, NOBODY] {
         let r = client

@@ -30,8 +30,9 @@ pub fn start(command: &mut Command) -> Served {
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn pacer serve");
+    // Read through a borrow: stdout stays with the child, for a test that reads the rest.
     let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
+    BufReader::new(child.stdout.as_mut().expect("stdout"))
         .read_line(&mut line)
         .expect("read the first line");
     let Some(addr) = line
