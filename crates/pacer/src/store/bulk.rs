@@ -256,7 +256,7 @@ const SQLITE_IMPORT_PRAGMAS: &[&str] = &[
 const SQLITE_RESTORE_PRAGMAS: &[&str] = &[
     "PRAGMA foreign_keys = ON",
     // The pools' setting (store::sql::open_sqlite).
-    "PRAGMA wal_autocheckpoint = 4096",
+    "PRAGMA wal_autocheckpoint = 2048",
 ];
 
 async fn write_batch(

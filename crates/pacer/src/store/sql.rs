@@ -325,15 +325,16 @@ impl SqlStore {
         // The writer keeps SQLite's default 2 MiB page cache: with 16 MiB, 7 % of its
         // thread's time went to scanning the cache's hash table when a transaction ended
         // (pcache1TruncateUnsafe), more than the page reads the bigger cache saved. Its
-        // write-ahead log is checkpointed into the database every 4,096 pages (16 MiB)
+        // write-ahead log is checkpointed into the database every 2,048 pages (8 MiB)
         // instead of every 1,000: index pages that many batches rewrite are copied into
-        // the database once per checkpoint, not once per 1,000 pages, and each checkpoint
-        // costs the writer two fsyncs. Larger thresholds gained no more and stretched the
-        // p99 latency: a checkpoint runs inside a commit (docs/benchmarks.md).
+        // the database once per checkpoint, and each checkpoint costs the writer two
+        // fsyncs. A checkpoint runs inside a commit, whose callers wait for it: 4,096 pages
+        // gave ~5-10 % more pushes/s but an API p99 of 42-50 ms at 64 clients, 2,048 gives
+        // 35-41 ms (docs/benchmarks.md).
         let write = options(
             1,
             "PRAGMA cache_size = -2000",
-            "PRAGMA wal_autocheckpoint = 4096",
+            "PRAGMA wal_autocheckpoint = 2048",
         )
         .connect(&url)
         .await?;
@@ -349,7 +350,7 @@ impl SqlStore {
         let read = options(
             2,
             "PRAGMA cache_size = -16384",
-            "PRAGMA wal_autocheckpoint = 4096",
+            "PRAGMA wal_autocheckpoint = 2048",
         )
         .connect(&url)
         .await?;
