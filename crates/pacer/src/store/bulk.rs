@@ -25,7 +25,11 @@
 //! connection ([`Bulk`]), and on SQLite the transaction starts with `BEGIN IMMEDIATE`, so a
 //! running server's writer waits for it (busy_timeout) rather than failing it.
 
-use super::sql::{Backend, INCIDENT_COLUMNS, env_key, incident_from_row, labels_column, query};
+use super::sql::{
+    Backend, DEPLOYMENT_INSERT_COLUMNS, DEPLOYMENT_ON_CONFLICT, INCIDENT_COLUMNS,
+    INCIDENT_ON_CONFLICT, INCIDENT_UPSERT_COLUMNS, SERVICES_ON_CONFLICT, env_key,
+    incident_from_row, labels_column, query,
+};
 use super::{ImportCounts, StoreError};
 use pacer_core::{Deployment, Incident, IncidentUpdate, Timestamp};
 use sqlx::{AnyConnection, AnyPool, Row};
@@ -373,9 +377,7 @@ async fn insert_deployments<'a>(
         )
     }));
     let insert = format!(
-        "INSERT INTO deployments (id, service, environment, env_key, status, deployed_at, \
-         sha, repo, team, lead_time_seconds, received_at, marked_hotfix, marked_rollback, \
-         branch, labels) {} ON CONFLICT (id) DO NOTHING",
+        "INSERT INTO deployments ({DEPLOYMENT_INSERT_COLUMNS}) {} {DEPLOYMENT_ON_CONFLICT}",
         select_rows(
             backend,
             &[
@@ -544,16 +546,7 @@ async fn merge_incidents(
         )
     }));
     let sql = format!(
-        "INSERT INTO incidents (id, service, environment, env_key, opened_at, resolved_at, \
-         severity, caused_by_deploy, deployment_id, received_at, updated_at, \
-         fault_class, note, triaged_by, triaged_at) {} \
-         ON CONFLICT (id) DO UPDATE SET service = excluded.service, \
-         environment = excluded.environment, env_key = excluded.env_key, \
-         opened_at = excluded.opened_at, resolved_at = excluded.resolved_at, \
-         severity = excluded.severity, caused_by_deploy = excluded.caused_by_deploy, \
-         deployment_id = excluded.deployment_id, updated_at = excluded.updated_at, \
-         fault_class = excluded.fault_class, note = excluded.note, \
-         triaged_by = excluded.triaged_by, triaged_at = excluded.triaged_at",
+        "INSERT INTO incidents ({INCIDENT_UPSERT_COLUMNS}) {} {INCIDENT_ON_CONFLICT}",
         select_rows(
             backend,
             &[
@@ -585,12 +578,7 @@ async fn upsert_services(
     }));
     let sql = format!(
         "INSERT INTO services (name, team, team_deployed_at, team_deployment_id) {} \
-         ON CONFLICT (name) DO UPDATE SET team = excluded.team, \
-         team_deployed_at = excluded.team_deployed_at, team_deployment_id = excluded.team_deployment_id \
-         WHERE excluded.team IS NOT NULL AND (services.team IS NULL \
-         OR excluded.team_deployed_at > services.team_deployed_at \
-         OR (excluded.team_deployed_at = services.team_deployed_at \
-             AND excluded.team_deployment_id > services.team_deployment_id))",
+         {SERVICES_ON_CONFLICT}",
         select_rows(backend, &["text", "text", "bigint", "text"])
     );
     query(sql).bind(rows).execute(&mut *conn).await?;

@@ -517,6 +517,38 @@ fn triage_entry_from_row(row: &AnyRow) -> Result<TriageEntry, StoreError> {
     })
 }
 
+/// How a deployment row is written, shared by the writer (`VALUES` rows) and the bulk
+/// import (rows expanded from JSON): `INSERT INTO deployments ({DEPLOYMENT_INSERT_COLUMNS})
+/// <rows> {DEPLOYMENT_ON_CONFLICT}`. A known id keeps its first recording.
+pub(super) const DEPLOYMENT_INSERT_COLUMNS: &str = "id, service, environment, env_key, status, \
+     deployed_at, sha, repo, team, lead_time_seconds, received_at, marked_hotfix, \
+     marked_rollback, branch, labels";
+pub(super) const DEPLOYMENT_ON_CONFLICT: &str = "ON CONFLICT (id) DO NOTHING";
+
+/// How a merged incident row is written (writer and bulk import alike): every column of the
+/// merge's result replaces the stored one; `received_at` stays that of the first delivery.
+pub(super) const INCIDENT_UPSERT_COLUMNS: &str = "id, service, environment, env_key, opened_at, \
+     resolved_at, severity, caused_by_deploy, deployment_id, received_at, updated_at, \
+     fault_class, note, triaged_by, triaged_at";
+pub(super) const INCIDENT_ON_CONFLICT: &str = "ON CONFLICT (id) DO UPDATE SET \
+     service = excluded.service, environment = excluded.environment, env_key = excluded.env_key, \
+     opened_at = excluded.opened_at, resolved_at = excluded.resolved_at, \
+     severity = excluded.severity, caused_by_deploy = excluded.caused_by_deploy, \
+     deployment_id = excluded.deployment_id, updated_at = excluded.updated_at, \
+     fault_class = excluded.fault_class, note = excluded.note, \
+     triaged_by = excluded.triaged_by, triaged_at = excluded.triaged_at";
+
+/// How a service row is written (writer and bulk import alike): its team is that of its
+/// latest deployment naming one, latest by `(deployed_at, id)`, so delivery order never
+/// matters. Rows are `(name, team, team_deployed_at, team_deployment_id)`.
+pub(super) const SERVICES_ON_CONFLICT: &str = "ON CONFLICT (name) DO UPDATE SET \
+     team = excluded.team, team_deployed_at = excluded.team_deployed_at, \
+     team_deployment_id = excluded.team_deployment_id \
+     WHERE excluded.team IS NOT NULL AND (services.team IS NULL \
+     OR excluded.team_deployed_at > services.team_deployed_at \
+     OR (excluded.team_deployed_at = services.team_deployed_at \
+         AND excluded.team_deployment_id > services.team_deployment_id))";
+
 /// The triage fields, in the order the log shows them.
 pub(super) const TRIAGE_FIELDS: [&str; 4] =
     ["caused_by_deploy", "deployment_id", "fault_class", "note"];

@@ -7,8 +7,9 @@
 //! every caller is answered only after the transaction holding its write has committed.
 
 use super::sql::{
-    AnyQuery, Backend, INCIDENT_COLUMNS, anonymous_parameters, bulk_query, env_key,
-    incident_from_row, labels_column, placeholders, query,
+    AnyQuery, Backend, DEPLOYMENT_INSERT_COLUMNS, DEPLOYMENT_ON_CONFLICT, INCIDENT_COLUMNS,
+    INCIDENT_ON_CONFLICT, INCIDENT_UPSERT_COLUMNS, SERVICES_ON_CONFLICT, anonymous_parameters,
+    bulk_query, env_key, incident_from_row, labels_column, placeholders, query,
 };
 use super::{IncidentDelivery, IncidentEvent, IncidentState};
 use super::{LeadTimeSet, Recorded, StoreError, WebhookDelivery};
@@ -568,10 +569,8 @@ fn deployment_inserts(
                 })
                 .collect();
             let sql = format!(
-                "INSERT INTO deployments (id, service, environment, env_key, status, \
-                 deployed_at, sha, repo, team, lead_time_seconds, received_at, marked_hotfix, \
-                 marked_rollback, branch, labels) VALUES {} \
-                 ON CONFLICT (id) DO NOTHING{returning}",
+                "INSERT INTO deployments ({DEPLOYMENT_INSERT_COLUMNS}) VALUES {} \
+                 {DEPLOYMENT_ON_CONFLICT}{returning}",
                 rows.join(", ")
             );
             let mut args = Vec::with_capacity(chunk.len() * PER_DEPLOYMENT);
@@ -788,19 +787,11 @@ async fn merge_incident(
     };
     let triage_by = update.triage_by.clone();
     let merged = update.apply(existing.as_ref())?;
-    sqlx::query(
-        "INSERT INTO incidents (id, service, environment, env_key, opened_at, resolved_at, \
-         severity, caused_by_deploy, deployment_id, received_at, updated_at, \
-         fault_class, note, triaged_by, triaged_at) \
+    query(format!(
+        "INSERT INTO incidents ({INCIDENT_UPSERT_COLUMNS}) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13, $14) \
-         ON CONFLICT (id) DO UPDATE SET service = excluded.service, \
-         environment = excluded.environment, env_key = excluded.env_key, \
-         opened_at = excluded.opened_at, resolved_at = excluded.resolved_at, \
-         severity = excluded.severity, caused_by_deploy = excluded.caused_by_deploy, \
-         deployment_id = excluded.deployment_id, updated_at = excluded.updated_at, \
-         fault_class = excluded.fault_class, note = excluded.note, \
-         triaged_by = excluded.triaged_by, triaged_at = excluded.triaged_at",
-    )
+         {INCIDENT_ON_CONFLICT}"
+    ))
     .bind(merged.id.clone())
     .bind(merged.service.clone())
     .bind(merged.environment.clone())
@@ -875,12 +866,7 @@ fn services_upsert(services: &[(&str, TeamClaim<'_>)]) -> Statement {
         .collect();
     let sql = format!(
         "INSERT INTO services (name, team, team_deployed_at, team_deployment_id) VALUES {} \
-         ON CONFLICT (name) DO UPDATE SET team = excluded.team, \
-         team_deployed_at = excluded.team_deployed_at, team_deployment_id = excluded.team_deployment_id \
-         WHERE excluded.team IS NOT NULL AND (services.team IS NULL \
-         OR excluded.team_deployed_at > services.team_deployed_at \
-         OR (excluded.team_deployed_at = services.team_deployed_at \
-             AND excluded.team_deployment_id > services.team_deployment_id))",
+         {SERVICES_ON_CONFLICT}",
         rows.join(", ")
     );
     let mut args = Vec::with_capacity(services.len() * 4);
