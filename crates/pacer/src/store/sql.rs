@@ -389,33 +389,42 @@ pub(super) fn bulk_query(backend: Backend, sql: String) -> AnyQuery<'static> {
 
 /// `sql` with `$1..$n` replaced by `?` when they appear in order, each once, outside
 /// quotes; `None` otherwise (the rewrite would change which value binds where).
+///
+/// Runs once per batch on the writer's path over statements of up to tens of kilobytes,
+/// so it scans bytes and copies the text between parameters in runs (`$`, `'` and digits
+/// are ASCII, so every cut falls on a character boundary).
 pub(super) fn anonymous_parameters(sql: &str) -> Option<String> {
+    let bytes = sql.as_bytes();
     let mut out = String::with_capacity(sql.len());
     let mut expected = 1usize;
     let mut in_quote = false;
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\'' {
-            in_quote = !in_quote;
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\'' => {
+                in_quote = !in_quote;
+                i += 1;
+            }
+            b'$' if !in_quote => {
+                let digits = bytes[i + 1..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_digit())
+                    .count();
+                let number = sql[i + 1..i + 1 + digits].parse::<usize>().ok()?;
+                if number != expected {
+                    return None;
+                }
+                expected += 1;
+                out.push_str(&sql[copied..i]);
+                out.push('?');
+                i += 1 + digits;
+                copied = i;
+            }
+            _ => i += 1,
         }
-        if c != '$' || in_quote {
-            out.push(c);
-            continue;
-        }
-        let mut number = 0usize;
-        let mut digits = 0;
-        while let Some(&d) = chars.peek() {
-            let Some(v) = d.to_digit(10) else { break };
-            number = number * 10 + v as usize;
-            digits += 1;
-            chars.next();
-        }
-        if digits == 0 || number != expected {
-            return None;
-        }
-        expected += 1;
-        out.push('?');
     }
+    out.push_str(&sql[copied..]);
     Some(out)
 }
 
@@ -1178,12 +1187,18 @@ mod tests {
             rewrite("SELECT '$2' WHERE a = $1").as_deref(),
             Some("SELECT '$2' WHERE a = ?")
         );
+        // Text around the parameters is copied whole, whatever its characters.
+        assert_eq!(
+            rewrite("SELECT 'é$1ü', $1, 'ß' || $2 -- ✓").as_deref(),
+            Some("SELECT 'é$1ü', ?, 'ß' || ? -- ✓")
+        );
         // Reused, out of order, or skipped: left alone, as `?` would bind the wrong value.
         for unchanged in [
             "SELECT $1 WHERE a = $1",
             "SELECT $2, $1",
             "SELECT $1, $3",
             "SELECT $ WHERE 1",
+            "SELECT $99999999999999999999999",
         ] {
             assert_eq!(rewrite(unchanged), None, "{unchanged}");
         }
