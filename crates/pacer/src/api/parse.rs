@@ -294,7 +294,10 @@ mod tests {
         // 2025-12-02T00:00:00Z is 1,764,633,600,000 ms = 0x19ADC5BE000: the first 12 digits.
         assert_eq!(&id[..16], "dep_019adc5be000", "{id}");
         assert_eq!(id.len(), 4 + 32);
-        assert!(id[4..].chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')), "{id}");
+        assert!(
+            id[4..].chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')),
+            "{id}"
+        );
         // One millisecond later sorts after, whatever the random part.
         for _ in 0..100 {
             assert!(at(1_764_633_600_000) < at(1_764_633_600_001));

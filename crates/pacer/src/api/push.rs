@@ -15,7 +15,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::put;
-use pacer_core::{IncidentUpdate, Timestamp};
+use pacer_core::{Deployment, IncidentUpdate, Timestamp};
 use serde_json::{Value, json};
 
 pub fn routes() -> Router<Pacer> {
@@ -91,6 +91,19 @@ fn incident_update(
     Ok(update)
 }
 
+/// The old-format id (before schema version 9) under which `d` is stored already, if it
+/// is: only a deployment at or before the latest time such an id can have is looked up.
+async fn stored_under_legacy_id(p: &Pacer, d: &Deployment) -> Result<Option<String>, ApiError> {
+    match p.store.legacy_push_ids_until() {
+        Some(until) if d.deployed_at <= until => {
+            let legacy =
+                pushgateway::legacy_deployment_id(&d.service, &d.environment, d.deployed_at);
+            Ok(p.store.deployment(&legacy).await?.map(|_| legacy))
+        }
+        _ => Ok(None),
+    }
+}
+
 async fn push(
     State(p): State<Pacer>,
     uri: Uri,
@@ -140,13 +153,16 @@ async fn push(
 
     let mut deployments = Vec::new();
     for d in &push.deployments {
-        let recorded = p.store.record_deployment(d).await?;
+        let (id, recorded) = match stored_under_legacy_id(&p, d).await? {
+            Some(legacy) => (legacy, Recorded::AlreadyRecorded),
+            None => (d.id.clone(), p.store.record_deployment(d).await?),
+        };
         if recorded == Recorded::Created {
             p.telemetry.ingested("pushgateway", "deployment", 1);
         }
-        tracing::debug!(id = %d.id, service = %d.service, ?recorded, "pushed deployment");
+        tracing::debug!(%id, service = %d.service, ?recorded, "pushed deployment");
         deployments.push(json!({
-            "id": d.id,
+            "id": id,
             "service": d.service,
             "environment": d.environment,
             "deployed_at": timefmt::format(d.deployed_at),

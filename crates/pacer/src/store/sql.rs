@@ -83,6 +83,15 @@ macro_rules! migrations {
                     "/0008_deferred_indexes.sql"
                 )),
             ),
+            (
+                9,
+                "legacy_push_ids",
+                include_str!(concat!(
+                    "../../migrations/",
+                    $dir,
+                    "/0009_legacy_push_ids.sql"
+                )),
+            ),
         ]
     };
 }
@@ -157,6 +166,16 @@ async fn migrate(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {
     }
 }
 
+/// What migration 0009 recorded: the latest deployment time of a push id of the old
+/// format, `None` when the store held none.
+async fn legacy_push_ids_until(read: &AnyPool) -> Result<Option<Timestamp>, StoreError> {
+    let until: Option<i64> = sqlx::query("SELECT MAX(stored_until) AS until FROM legacy_push_ids")
+        .fetch_one(read)
+        .await?
+        .try_get("until")?;
+    Ok(until.map(Timestamp::from_millis))
+}
+
 /// Bound parameters per statement stay well under SQLite's and PostgreSQL's limits.
 pub(super) const MAX_PARAMS_PER_QUERY: usize = 500;
 
@@ -174,6 +193,8 @@ pub struct SqlStore {
     writer: Writer,
     /// `pacer import`'s write path (bulk.rs).
     bulk: super::bulk::Bulk,
+    /// The latest deployment time a push id of the old format can have (migration 0009).
+    legacy_push_ids_until: Option<Timestamp>,
 }
 
 /// How SQLite syncs commits, from the URL's `synchronous=` parameter (Pacer's own; it is
@@ -280,6 +301,7 @@ impl SqlStore {
         let read = options(6).connect(url).await.map_err(unreachable)?;
         Ok(SqlStore {
             bulk: super::bulk::Bulk::new(read.clone(), Backend::Postgres, true),
+            legacy_push_ids_until: legacy_push_ids_until(&read).await?,
             read,
             writer: Writer::spawn(write, Backend::Postgres, Durability::AtCommit),
         })
@@ -360,6 +382,7 @@ impl SqlStore {
                 Backend::Sqlite,
                 synchronous == Synchronous::Full,
             ),
+            legacy_push_ids_until: legacy_push_ids_until(&read).await?,
             read,
             writer: Writer::spawn(write, Backend::Sqlite, durability),
         })
@@ -808,6 +831,10 @@ impl Store for SqlStore {
 
     async fn deployment(&self, id: &str) -> Result<Option<Deployment>, StoreError> {
         Ok(self.deployments_by_id(&[id.to_string()]).await?.pop())
+    }
+
+    fn legacy_push_ids_until(&self) -> Option<Timestamp> {
+        self.legacy_push_ids_until
     }
 
     async fn incident(&self, id: &str) -> Result<Option<Incident>, StoreError> {

@@ -199,6 +199,15 @@ impl Store for Mirror {
         agree("deployment", a, b, same)
     }
 
+    fn legacy_push_ids_until(&self) -> Option<Timestamp> {
+        let (a, b) = (
+            self.primary.legacy_push_ids_until(),
+            self.secondary.legacy_push_ids_until(),
+        );
+        assert_eq!(a, b, "legacy_push_ids_until: the backends disagree");
+        a
+    }
+
     async fn incident(&self, id: &str) -> Result<Option<Incident>, StoreError> {
         let _r = self.order.read().await;
         let a = self.primary.incident(id).await;

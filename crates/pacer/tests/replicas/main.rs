@@ -406,3 +406,108 @@ async fn a_schema_newer_than_the_binary_is_refused_on_postgres() {
     )
     .await;
 }
+
+/// A store upgraded from schema version 8 holds pushed deployments under the old push id
+/// format (a hash alone; ids now begin with the deployment time). A re-push of one of
+/// them must find it, not record it a second time under its new id; deployments the old
+/// version never stored get new ids, before and after that time alike.
+async fn a_repush_finds_a_deployment_stored_under_the_old_push_id(url: &str) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = pacer(dir.path())
+        .args(["migrate", "--database", url])
+        .output()
+        .expect("run pacer migrate");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // What schema version 8 stored for a push of acme/payments to production at T: its
+    // row under the old id. Then the store is put back to version 8 (migration 9 undone),
+    // so that starting the server upgrades it as it would upgrade a real one.
+    let at = Timestamp::from_seconds(1_772_323_200); // 2026-03-01T00:00:00Z
+    let legacy = pacer::pushgateway::legacy_deployment_id("acme/payments", "production", at);
+    let mut conn = sqlx::AnyConnection::connect(url).await.expect("connect");
+    for statement in [
+        format!(
+            "INSERT INTO deployments (id, service, environment, env_key, status, deployed_at, \
+             repo, received_at) VALUES ('{legacy}', 'acme/payments', 'production', \
+             'production', 'success', {ms}, 'acme/payments', {ms})",
+            ms = at.millis()
+        ),
+        "INSERT INTO services (name) VALUES ('acme/payments')".to_string(),
+        "DROP TABLE legacy_push_ids".to_string(),
+        "DELETE FROM _sqlx_migrations WHERE version = 9".to_string(),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(statement.clone()))
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    }
+    conn.close().await.ok();
+
+    let server = serve(dir.path(), url);
+    let client = pacer::http::client();
+    let push = |seconds: i64| {
+        let client = client.clone();
+        let url = format!("{}/metrics/job/dora/instance/acme_payments", server.url);
+        async move {
+            let r = client
+                .post(url)
+                .body(format!(
+                    "# TYPE dora_deployment_timestamp gauge\n\
+                     dora_deployment_timestamp{{repo=\"acme/payments\",env=\"production\"}} {seconds}\n"
+                ))
+                .send()
+                .await
+                .expect("push");
+            assert_eq!(r.status().as_u16(), 200);
+            let body: Value = r.json().await.expect("json");
+            let d = &body["deployments"][0];
+            (
+                d["id"].as_str().expect("id").to_string(),
+                d["already_recorded"].as_bool().expect("already_recorded"),
+            )
+        }
+    };
+    // The same deployment again: found under its old id.
+    assert_eq!(push(at.millis() / 1000).await, (legacy.clone(), true));
+    // Deployments the old version never stored, before and after T: new ids, recorded.
+    for seconds in [at.millis() / 1000 - 60, at.millis() / 1000 + 60] {
+        let new_id = pacer::pushgateway::deployment_id(
+            "acme/payments",
+            "production",
+            Timestamp::from_seconds(seconds),
+        );
+        assert!(new_id.starts_with("push_019"), "{new_id}");
+        assert_eq!(push(seconds).await, (new_id.clone(), false));
+        assert_eq!(push(seconds).await, (new_id, true));
+    }
+    let listed = get(
+        &client,
+        format!("{}/api/v1/deployments?service=acme/payments", server.url),
+    )
+    .await;
+    assert_eq!(
+        listed["deployments"].as_array().map(Vec::len),
+        Some(3),
+        "{listed}"
+    );
+}
+
+#[tokio::test]
+async fn a_repush_finds_the_old_push_id_on_sqlite() {
+    sqlx::any::install_default_drivers();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("p.db").display());
+    a_repush_finds_a_deployment_stored_under_the_old_push_id(&url).await;
+}
+
+#[tokio::test]
+async fn a_repush_finds_the_old_push_id_on_postgres() {
+    sqlx::any::install_default_drivers();
+    let Some(url) = common::pg::fresh_database().await else {
+        return;
+    };
+    a_repush_finds_a_deployment_stored_under_the_old_push_id(&url).await;
+}

@@ -1,0 +1,12 @@
+-- Pushed deployments' ids now begin with the deployment time (pushgateway::deployment_id),
+-- so that new entries go at the end of the id index. Ids stored before this version were
+-- a hash alone: a re-push of one of those deployments must still find it. This remembers
+-- the latest deployment time any such id can have: the push endpoint looks for the old id
+-- only for a deployment at or before it (NULL: the store holds no old push id, never look).
+-- Written once, here: nothing makes old ids any more.
+CREATE TABLE legacy_push_ids (
+    stored_until BIGINT
+);
+-- 'push`' is the first string after every 'push_...' in binary order: an index range.
+INSERT INTO legacy_push_ids (stored_until)
+SELECT MAX(deployed_at) FROM deployments WHERE id >= 'push_' AND id < 'push`';
