@@ -7,5 +7,8 @@
 CREATE TABLE legacy_push_ids (
     stored_until BIGINT
 );
+-- Newest first along the (deployed_at, id) index: the scan stops at the latest push id,
+-- usually among the last rows.
 INSERT INTO legacy_push_ids (stored_until)
-SELECT MAX(deployed_at) FROM deployments WHERE starts_with(id, 'push_');
+VALUES ((SELECT deployed_at FROM deployments WHERE starts_with(id, 'push_')
+         ORDER BY deployed_at DESC, id DESC LIMIT 1));

@@ -7,6 +7,10 @@
 CREATE TABLE legacy_push_ids (
     stored_until BIGINT
 );
--- 'push`' is the first string after every 'push_...' in binary order: an index range.
+-- Newest first along the (deployed_at, id) index, which holds the id: the scan stops at the
+-- latest push id, usually among the last rows. (`+id` keeps SQLite off the id index, whose
+-- range would read the row of every push id, at random, on a store of millions.) 'push`' is
+-- the first string after every 'push_...' in binary order.
 INSERT INTO legacy_push_ids (stored_until)
-SELECT MAX(deployed_at) FROM deployments WHERE id >= 'push_' AND id < 'push`';
+VALUES ((SELECT deployed_at FROM deployments WHERE +id >= 'push_' AND +id < 'push`'
+         ORDER BY deployed_at DESC, id DESC LIMIT 1));

@@ -435,6 +435,14 @@ async fn a_repush_finds_a_deployment_stored_under_the_old_push_id(url: &str) {
              'production', 'success', {ms}, 'acme/payments', {ms})",
             ms = at.millis()
         ),
+        // A later deployment sent through the API: not a push, so not what bounds the
+        // old push ids.
+        format!(
+            "INSERT INTO deployments (id, service, environment, env_key, status, deployed_at, \
+             received_at) VALUES ('dep_later', 'acme/payments', 'production', 'production', \
+             'success', {ms}, {ms})",
+            ms = at.millis() + 3_600_000
+        ),
         "INSERT INTO services (name) VALUES ('acme/payments')".to_string(),
         "DROP TABLE legacy_push_ids".to_string(),
         "DELETE FROM _sqlx_migrations WHERE version = 9".to_string(),
@@ -447,6 +455,17 @@ async fn a_repush_finds_a_deployment_stored_under_the_old_push_id(url: &str) {
     conn.close().await.ok();
 
     let server = serve(dir.path(), url);
+    // The upgrade recorded the latest old push id's time: T, not the later API deployment's.
+    let mut conn = sqlx::AnyConnection::connect(url).await.expect("connect");
+    let until: Option<i64> = sqlx::Row::get(
+        &sqlx::query("SELECT stored_until FROM legacy_push_ids")
+            .fetch_one(&mut conn)
+            .await
+            .expect("legacy_push_ids"),
+        "stored_until",
+    );
+    assert_eq!(until, Some(at.millis()));
+    conn.close().await.ok();
     let client = pacer::http::client();
     let push = |seconds: i64| {
         let client = client.clone();
@@ -490,7 +509,7 @@ async fn a_repush_finds_a_deployment_stored_under_the_old_push_id(url: &str) {
     .await;
     assert_eq!(
         listed["deployments"].as_array().map(Vec::len),
-        Some(3),
+        Some(4),
         "{listed}"
     );
 }
