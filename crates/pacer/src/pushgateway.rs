@@ -139,9 +139,12 @@ fn environment_of(sample: &Sample, grouping: &[(String, String)]) -> Result<Stri
 /// the push endpoint still finds those (`Store::legacy_push_ids_until`).
 pub fn deployment_id(service: &str, environment: &str, deployed_at: Timestamp) -> String {
     let digest = id_digest(service, environment, deployed_at);
-    // Push times are refused beyond 1e11 s (1e14 ms < 2^47), so 48 bits hold every one.
-    let millis = u64::try_from(deployed_at.millis()).unwrap_or(0) & 0xffff_ffff_ffff;
-    format!("push_{millis:012x}{}", hex::encode(&digest[..6]))
+    // Push times are refused beyond 1e11 s (1e14 ms < 2^47): the prefix holds every one.
+    format!(
+        "push_{}{}",
+        crate::timefmt::id_time_prefix(deployed_at),
+        hex::encode(&digest[..6])
+    )
 }
 
 /// The id Pacer gave the same pushed deployment before schema version 9: `push_` and the

@@ -55,9 +55,11 @@ pub const MAX_LABELS: usize = 100;
 /// writes per request on the ingest path, and a working set that grew with the store
 /// (docs/benchmarks.md).
 pub fn new_id(prefix: &str, now: Timestamp) -> String {
-    let millis = u64::try_from(now.millis()).unwrap_or(0) & 0xffff_ffff_ffff;
     let random = fastrand::u128(..) & ((1 << 80) - 1);
-    format!("{prefix}_{millis:012x}{random:020x}")
+    format!(
+        "{prefix}_{}{random:020x}",
+        crate::timefmt::id_time_prefix(now)
+    )
 }
 
 pub fn deployment(bytes: &[u8], now: Timestamp) -> Result<Deployment, ApiError> {

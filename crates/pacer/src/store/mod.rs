@@ -233,6 +233,7 @@ pub trait Store: Send + Sync {
     /// when the store held no such id when it was upgraded. A push of a deployment at or
     /// before this time looks for its old id too, so that it is not recorded twice.
     fn legacy_push_ids_until(&self) -> Option<Timestamp>;
+
     async fn incident(&self, id: &str) -> Result<Option<Incident>, StoreError>;
     async fn list_deployments(&self, query: &ListQuery) -> Result<Vec<Deployment>, StoreError>;
     async fn list_incidents(&self, query: &ListQuery) -> Result<Vec<Incident>, StoreError>;
