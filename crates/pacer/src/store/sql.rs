@@ -244,11 +244,38 @@ fn sqlite_url(url: &str) -> Result<(String, Synchronous), StoreError> {
     Ok((format!("sqlite://{path}?{}", kept.join("&")), synchronous))
 }
 
+/// The database file a normalised `sqlite://path?...` URL names.
+fn db_path(url: &str) -> std::path::PathBuf {
+    let rest = url.strip_prefix("sqlite://").unwrap_or(url);
+    std::path::PathBuf::from(rest.split_once('?').map_or(rest, |(p, _)| p))
+}
+
 /// The write-ahead log of the database a normalised `sqlite://path?...` URL names.
 fn wal_path(url: &str) -> std::path::PathBuf {
-    let rest = url.strip_prefix("sqlite://").unwrap_or(url);
-    let path = rest.split_once('?').map_or(rest, |(p, _)| p);
-    std::path::PathBuf::from(format!("{path}-wal"))
+    let mut wal = db_path(url).into_os_string();
+    wal.push("-wal");
+    wal.into()
+}
+
+/// What every SQLite connection of Pacer runs when it opens, with its own page cache and
+/// automatic checkpoint settings.
+///
+/// WAL lets readers run beside the writer. Every connection runs `synchronous = NORMAL`:
+/// with `?synchronous=full` (the default) the writer makes each commit durable itself by
+/// syncing the write-ahead log before it answers (writer::Durability::SyncWal); with
+/// `?synchronous=normal` nothing waits.
+fn sqlite_pragmas(cache: &'static str, checkpoint: &'static str) -> [&'static str; 7] {
+    [
+        "PRAGMA journal_mode = WAL",
+        "PRAGMA synchronous = NORMAL",
+        "PRAGMA busy_timeout = 10000",
+        "PRAGMA foreign_keys = ON",
+        cache,
+        // Statement journals (a multi-row INSERT inside the batch's transaction) in
+        // memory: on disk SQLite created and deleted a temporary file on every group commit.
+        "PRAGMA temp_store = MEMORY",
+        checkpoint,
+    ]
 }
 
 impl SqlStore {
@@ -303,16 +330,13 @@ impl SqlStore {
             bulk: super::bulk::Bulk::new(read.clone(), Backend::Postgres, true),
             legacy_push_ids_until: legacy_push_ids_until(&read).await?,
             read,
-            writer: Writer::spawn(write, Backend::Postgres, Durability::AtCommit),
+            writer: Writer::spawn_postgres(write),
         })
     }
 
     async fn open_sqlite(url: &str) -> Result<SqlStore, StoreError> {
         let (url, synchronous) = sqlite_url(url)?;
-        // Every connection runs NORMAL: with FULL (the default), the writer makes each
-        // commit durable itself by syncing the write-ahead log before it answers
-        // (writer::Durability::SyncWal); with `?synchronous=normal` nothing waits.
-        let sync_pragma = "PRAGMA synchronous = NORMAL";
+        // See sqlite_pragmas for how `synchronous` is kept.
         let durability = match synchronous {
             Synchronous::Full => Durability::SyncWal(wal_path(&url)),
             Synchronous::Normal => Durability::AtCommit,
@@ -324,20 +348,7 @@ impl SqlStore {
                 .acquire_timeout(Duration::from_secs(30))
                 .after_connect(move |conn, _meta| {
                     Box::pin(async move {
-                        // WAL lets readers run beside the writer; synchronous=FULL (the
-                        // default) makes an acknowledged write survive a power cut.
-                        for pragma in [
-                            "PRAGMA journal_mode = WAL",
-                            sync_pragma,
-                            "PRAGMA busy_timeout = 10000",
-                            "PRAGMA foreign_keys = ON",
-                            cache,
-                            // Statement journals (a multi-row INSERT inside the batch's
-                            // transaction) in memory: on disk SQLite created and deleted a
-                            // temporary file on every group commit.
-                            "PRAGMA temp_store = MEMORY",
-                            checkpoint,
-                        ] {
+                        for pragma in sqlite_pragmas(cache, checkpoint) {
                             sqlx::query(pragma).execute(&mut *conn).await?;
                         }
                         Ok(())
@@ -353,13 +364,11 @@ impl SqlStore {
         // fsyncs. A checkpoint runs inside a commit, whose callers wait for it: 4,096 pages
         // gave ~5-10 % more pushes/s but an API p99 of 42-50 ms at 64 clients, 2,048 gives
         // 35-41 ms (docs/benchmarks.md).
-        let write = options(
-            1,
-            "PRAGMA cache_size = -2000",
-            "PRAGMA wal_autocheckpoint = 2048",
-        )
-        .connect(&url)
-        .await?;
+        const WRITER_CACHE: &str = "PRAGMA cache_size = -2000";
+        const WRITER_CHECKPOINT: &str = "PRAGMA wal_autocheckpoint = 2048";
+        let write = options(1, WRITER_CACHE, WRITER_CHECKPOINT)
+            .connect(&url)
+            .await?;
         migrate(&write, Backend::Sqlite).await?;
         // An import that stopped before its end left indexes to build (store::bulk).
         super::bulk::build_deferred_indexes(&mut *write.acquire().await?).await?;
@@ -384,7 +393,14 @@ impl SqlStore {
             ),
             legacy_push_ids_until: legacy_push_ids_until(&read).await?,
             read,
-            writer: Writer::spawn(write, Backend::Sqlite, durability),
+            writer: Writer::spawn_sqlite(
+                super::writer::open_sqlite_connection(
+                    &db_path(&url),
+                    &sqlite_pragmas(WRITER_CACHE, WRITER_CHECKPOINT),
+                )?,
+                write,
+                durability,
+            )?,
         })
     }
 }

@@ -1,5 +1,7 @@
-//! Group commit: one task owns the write connection and commits the writes that queue up
-//! while the previous commit was syncing, in one transaction.
+//! Group commit: one writer owns the write connection and commits the writes that queue up
+//! while the previous commit was running, in one transaction. On PostgreSQL the writer is a
+//! task; on SQLite it is a thread of its own (sqlite_thread.rs), with a second thread that
+//! syncs the write-ahead log.
 //!
 //! With `synchronous = FULL` every commit waits for the disk; committing one request per
 //! transaction would cap ingest at the disk's sync rate. Each write still runs in its own
@@ -14,13 +16,15 @@ use super::sql::{
 use super::{IncidentDelivery, IncidentEvent, IncidentState};
 use super::{LeadTimeSet, Recorded, StoreError, WebhookDelivery};
 use pacer_core::{Deployment, Incident, IncidentUpdate, Timestamp};
-use sqlx::error::ErrorKind;
-use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, AnyPool, Row};
+
+use sqlx::{AnyConnection, AnyPool, Row};
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
+
+mod sqlite_thread;
+pub(super) use sqlite_thread::open as open_sqlite_connection;
 
 /// Most writes committed together; bounds the time a transaction holds the write lock.
 const MAX_BATCH: usize = 512;
@@ -71,7 +75,7 @@ pub enum Durability {
     /// set on the connection), or nothing waits for it (`?synchronous=normal`).
     AtCommit,
     /// SQLite in WAL mode with `synchronous = NORMAL` on the write connection, so a commit
-    /// only appends its frames to this write-ahead log file; a separate task then makes
+    /// only appends its frames to this write-ahead log file; a separate thread then makes
     /// them durable with one `fdatasync` of the file, and only then answers the batch's
     /// callers. An acknowledged write survives a power cut exactly as with
     /// `synchronous=FULL`, but the next batch is written while the disk syncs the
@@ -86,19 +90,43 @@ type Committed = Vec<(
 )>;
 
 impl Writer {
-    /// Starts the writer task on `pool` (a one-connection pool).
-    pub fn spawn(pool: AnyPool, backend: Backend, durability: Durability) -> Writer {
+    /// Starts PostgreSQL's writer task on `pool` (a one-connection pool); each commit is
+    /// durable when PostgreSQL acknowledges it.
+    pub fn spawn_postgres(pool: AnyPool) -> Writer {
         let (queue, jobs) = mpsc::channel(QUEUE_DEPTH);
+        tokio::spawn(run_postgres(pool, jobs));
+        Writer { queue }
+    }
+
+    /// Starts SQLite's writer thread (sqlite_thread.rs) on `conn`, with `pool` (a
+    /// one-connection pool) for the batches that are not deployments only, and the thread
+    /// that syncs the write-ahead log when `durability` asks for one. Called inside the
+    /// runtime, which those other batches run on.
+    pub fn spawn_sqlite(
+        conn: rusqlite::Connection,
+        pool: AnyPool,
+        durability: Durability,
+    ) -> Result<Writer, StoreError> {
+        let cannot_start =
+            |e: std::io::Error| StoreError::Commit(format!("cannot start the writer: {e}"));
         let syncer = match durability {
             Durability::AtCommit => None,
             Durability::SyncWal(wal) => {
-                let (committed, waiting) = mpsc::unbounded_channel();
-                tokio::spawn(sync_wal(wal, waiting));
+                let (committed, waiting) = std::sync::mpsc::channel();
+                std::thread::Builder::new()
+                    .name("wal-sync".into())
+                    .spawn(move || sync_wal(wal, waiting))
+                    .map_err(cannot_start)?;
                 Some(committed)
             }
         };
-        tokio::spawn(run(pool, backend, jobs, syncer));
-        Writer { queue }
+        let (queue, jobs) = mpsc::channel(QUEUE_DEPTH);
+        let runtime = tokio::runtime::Handle::current();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || sqlite_thread::run(conn, pool, runtime, jobs, syncer))
+            .map_err(cannot_start)?;
+        Ok(Writer { queue })
     }
 
     /// Queues one write and waits until it is committed (or refused).
@@ -112,29 +140,14 @@ impl Writer {
     }
 }
 
-async fn run(
-    pool: AnyPool,
-    backend: Backend,
-    mut jobs: mpsc::Receiver<Job>,
-    syncer: Option<mpsc::UnboundedSender<Committed>>,
-) {
+async fn run_postgres(pool: AnyPool, mut jobs: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    // SQLite's one write connection, held for the writer's life (see `write_batch`).
-    let mut held = None;
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let span = tracing::debug_span!("commit", writes = batch.len());
-        let answered = commit_batch(&pool, &mut held, backend, std::mem::take(&mut batch))
+        let answered = commit_batch(&pool, Backend::Postgres, std::mem::take(&mut batch))
             .instrument(span)
             .await;
-        match &syncer {
-            None => answer(answered),
-            Some(syncer) => {
-                if let Err(unsent) = syncer.send(answered) {
-                    // The sync task is gone (it never returns while the writer runs).
-                    fail(unsent.0, "the write-ahead log sync task stopped");
-                }
-            }
-        }
+        answer(answered);
     }
 }
 
@@ -150,37 +163,35 @@ fn fail(answered: Committed, why: &str) {
     }
 }
 
-/// Answers committed batches once one `fdatasync` of the write-ahead log has followed
-/// their commit: everything committed before the sync started is durable when it ends,
-/// so all batches waiting at that moment share it.
-async fn sync_wal(wal: std::path::PathBuf, mut waiting: mpsc::UnboundedReceiver<Committed>) {
-    let mut file: Option<std::sync::Arc<std::fs::File>> = None;
-    let mut batches = Vec::new();
-    while waiting.recv_many(&mut batches, usize::MAX).await > 0 {
-        let synced = async {
-            let handle = match &file {
-                Some(f) => f.clone(),
-                None => {
-                    // The log exists once the first batch has committed.
-                    let opened = std::sync::Arc::new(std::fs::File::open(&wal)?);
-                    file = Some(opened.clone());
-                    opened
-                }
-            };
-            tokio::task::spawn_blocking(move || handle.sync_data())
-                .await
-                .map_err(std::io::Error::other)?
-        }
-        .await;
+/// The sync thread: answers committed batches once one `fdatasync` of the write-ahead log
+/// has followed their commit. Everything committed before the sync started is durable when
+/// it ends, so all batches waiting at that moment share it. A thread of its own, not a
+/// task: a task waited behind the requests in the runtime's queue before each sync (and a
+/// blocking-pool thread ran the sync itself), which measured as a third of a batch's way
+/// from its commit to its answers at 64 clients (docs/benchmarks.md).
+fn sync_wal(wal: std::path::PathBuf, waiting: std::sync::mpsc::Receiver<Committed>) {
+    let mut file: Option<std::fs::File> = None;
+    while let Ok(first) = waiting.recv() {
+        let mut batches = vec![first];
+        batches.extend(waiting.try_iter());
+        let synced = match &file {
+            Some(f) => f.sync_data(),
+            // The log exists once the first batch has committed.
+            None => std::fs::File::open(&wal)
+                .and_then(|f| f.sync_data().map(|()| f))
+                .map(|f| {
+                    file = Some(f);
+                }),
+        };
         match synced {
-            Ok(()) => batches.drain(..).for_each(answer),
+            Ok(()) => batches.into_iter().for_each(answer),
             Err(e) => {
                 tracing::error!(error = %e, wal = %wal.display(), "cannot sync the write-ahead log");
                 let why = format!(
                     "the write was committed but could not be made durable ({e}); \
                      retry it (the same id is recorded once)"
                 );
-                batches.drain(..).for_each(|b| fail(b, &why));
+                batches.into_iter().for_each(|b| fail(b, &why));
             }
         }
     }
@@ -202,12 +213,7 @@ fn lost_a_race(e: &StoreError) -> bool {
     }
 }
 
-async fn commit_batch(
-    pool: &AnyPool,
-    held: &mut Option<PoolConnection<Any>>,
-    backend: Backend,
-    batch: Vec<Job>,
-) -> Committed {
+async fn commit_batch(pool: &AnyPool, backend: Backend, batch: Vec<Job>) -> Committed {
     let (replies, mut ops): (Vec<_>, Vec<_>) = batch.into_iter().map(|j| (j.reply, j.op)).unzip();
     let mut attempt = 0;
     let result = loop {
@@ -220,7 +226,7 @@ async fn commit_batch(
         } else {
             std::mem::take(&mut ops)
         };
-        match write_batch(pool, held, backend, this).await {
+        match write_batch(pool, backend, this).await {
             Err(e) if may_retry && lost_a_race(&e) => {
                 tracing::warn!(error = %e, attempt, "batch lost a race with another writer; retrying");
             }
@@ -244,15 +250,10 @@ async fn commit_batch(
 /// Writes one batch in one transaction; the answers are in the order of `ops`.
 /// `Err` means nothing of the batch was committed.
 ///
-/// SQLite: the writer holds its one connection for its whole life (a SQLite connection
-/// cannot go stale; taking it from the pool again for each batch cost a `ping` round trip
-/// to SQLite's thread), and begins and commits the transaction itself, so that both ride
-/// along with the batch's statements: a batch of deployments only (the ingest path) is two
-/// round trips to SQLite's thread, where each round trip is two thread wake-ups on a
-/// machine whose cores are busy serving the requests.
+/// SQLite: only batches that are not deployments only come here (sqlite_thread.rs writes
+/// those), inside `BEGIN IMMEDIATE` .. `COMMIT`.
 async fn write_batch(
     pool: &AnyPool,
-    held: &mut Option<PoolConnection<Any>>,
     backend: Backend,
     ops: Vec<WriteOp>,
 ) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
@@ -264,33 +265,14 @@ async fn write_batch(
         tx.commit().await?;
         return Ok(answers);
     }
-    let conn = match held {
-        Some(conn) => conn,
-        None => held.insert(pool.acquire().await?),
-    };
-    let result = match only_deployments(ops) {
-        Ok(deployments) => {
-            let mut answers: Vec<_> = (0..deployments.len()).map(|_| None).collect();
-            let recorded =
-                insert_deployments(conn, backend, &deployments, now, Framing::WholeTransaction)
-                    .await;
-            recorded.map(|recorded| {
-                for (i, r) in recorded {
-                    answers[i] = Some(Ok(WriteOutcome::Deployment(r)));
-                }
-                unanswered_are_errors(answers)
-            })
-        }
-        Err(ops) => {
-            async {
-                sqlx::query("BEGIN IMMEDIATE").execute(&mut **conn).await?;
-                let answers = write_ops(conn, backend, ops, now).await?;
-                sqlx::query("COMMIT").execute(&mut **conn).await?;
-                Ok(answers)
-            }
-            .await
-        }
-    };
+    let conn = &mut pool.acquire().await?;
+    let result = async {
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut **conn).await?;
+        let answers = write_ops(conn, backend, ops, now).await?;
+        sqlx::query("COMMIT").execute(&mut **conn).await?;
+        Ok(answers)
+    }
+    .await;
     if result.is_err() {
         // Nothing of a failed batch may stay: end its transaction if it is still open.
         if let Err(e) = sqlx::query("ROLLBACK").execute(&mut **conn).await {
@@ -298,21 +280,6 @@ async fn write_batch(
         }
     }
     result
-}
-
-/// `ops` as (index, deployment) pairs when every one is a deployment, else `ops` back.
-fn only_deployments(ops: Vec<WriteOp>) -> Result<Vec<(usize, Deployment)>, Vec<WriteOp>> {
-    if !ops.iter().all(|op| matches!(op, WriteOp::Deployment(_))) {
-        return Err(ops);
-    }
-    Ok(ops
-        .into_iter()
-        .enumerate()
-        .filter_map(|(i, op)| match op {
-            WriteOp::Deployment(d) => Some((i, d)),
-            _ => None,
-        })
-        .collect())
 }
 
 fn unanswered_are_errors(
@@ -358,9 +325,7 @@ async fn write_ops(
     }
     // Deployments were validated at the edge and cannot be refused here, so they are
     // written with a few multi-row statements; a failure fails the whole batch.
-    for (i, recorded) in
-        insert_deployments(conn, backend, &deployments, now, Framing::InsideTransaction).await?
-    {
+    for (i, recorded) in insert_deployments(conn, backend, &deployments, now).await? {
         answers[i] = Some(Ok(WriteOutcome::Deployment(recorded)));
     }
     for (i, outcome) in record_webhook_deliveries(conn, backend, webhook_deliveries, now).await? {
@@ -435,17 +400,6 @@ type TeamClaim<'a> = Option<(&'a str, Timestamp, &'a str)>;
 /// Bound parameters per bulk statement: well under SQLite's 32,766 and PostgreSQL's 65,535.
 const MAX_BULK_PARAMS: usize = 4000;
 
-/// Where a write of deployments stands in its transaction (SQLite; PostgreSQL's
-/// transaction is always the caller's).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Framing {
-    /// The caller began the transaction and commits it.
-    InsideTransaction,
-    /// The write is the whole transaction: it begins it with its first round trip to
-    /// SQLite's thread and commits it with its last.
-    WholeTransaction,
-}
-
 /// Inserts deployments and their changes; a known id keeps its first recording (also
 /// within the batch). Returns each input index with what happened to it.
 async fn insert_deployments(
@@ -453,7 +407,6 @@ async fn insert_deployments(
     backend: Backend,
     deployments: &[(usize, Deployment)],
     now: Timestamp,
-    framing: Framing,
 ) -> Result<Vec<(usize, Recorded)>, StoreError> {
     // The first of several deliveries of one id in the batch is the one that may insert.
     let mut first_in_batch: HashSet<&str> = HashSet::new();
@@ -465,26 +418,6 @@ async fn insert_deployments(
     // Inserted in id order: two replicas inserting overlapping batches then take the
     // unique-index locks in the same order, so neither waits on the other in a cycle.
     candidates.sort_by(|a, b| a.id.cmp(&b.id));
-
-    if backend == Backend::Sqlite && framing == Framing::WholeTransaction {
-        // Usually every id is new (ingest), so first try the whole batch as if it were:
-        // BEGIN, plain inserts that fail on a stored id, COMMIT, in ONE round trip to
-        // SQLite's thread. Reading the stored ids first costs a round trip of its own,
-        // which measured ~330 us per batch whatever its size (the thread waits for a core
-        // on a machine busy serving the requests): a third of a small batch's time.
-        let statements = new_rows(&candidates, now, InsertMode::FailOnStoredId);
-        match script(statements, true, true)?.execute(&mut *conn).await {
-            Ok(_) => {
-                let inserted = candidates.iter().map(|d| d.id.as_str()).collect();
-                return Ok(outcome(deployments, &inserted));
-            }
-            Err(sqlx::Error::Database(db)) if db.kind() == ErrorKind::UniqueViolation => {
-                // An id was stored already: undo the attempt, then read which (below).
-                sqlx::query("ROLLBACK").execute(&mut *conn).await?;
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
 
     let inserted: HashSet<String> = match backend {
         // Another replica may insert the same id at any moment, so only the insert itself
@@ -508,8 +441,7 @@ async fn insert_deployments(
         // cross from SQLite's thread one message each, a measurable cost at tens of
         // thousands a second.
         Backend::Sqlite => {
-            let begin = framing == Framing::WholeTransaction;
-            let stored = stored_ids(conn, &candidates, begin).await?;
+            let stored = stored_ids(conn, &candidates).await?;
             candidates
                 .iter()
                 .filter(|d| !stored.contains(&d.id))
@@ -529,10 +461,7 @@ async fn insert_deployments(
             }
         }
         Backend::Sqlite => {
-            // stored_ids began the transaction when it is the whole transaction.
-            let commit = framing == Framing::WholeTransaction;
-            let statements = new_rows(&new, now, InsertMode::KeepStored);
-            script(statements, false, commit)?
+            script(new_rows(&new, now, InsertMode::KeepStored))?
                 .execute(&mut *conn)
                 .await?;
         }
@@ -568,8 +497,6 @@ enum InsertMode {
     Returned,
     /// Inserted here; an id stored already keeps its row (`ON CONFLICT DO NOTHING`).
     KeepStored,
-    /// Inserted here; an id stored already fails the statement (a unique violation).
-    FailOnStoredId,
 }
 
 /// The statements that store new deployments: the rows (unless already inserted), their
@@ -581,11 +508,17 @@ fn new_rows(new: &[&Deployment], now: Timestamp, mode: InsertMode) -> Vec<Statem
         InsertMode::KeepStored => {
             statements.extend(deployment_inserts(new, now, DEPLOYMENT_ON_CONFLICT));
         }
-        InsertMode::FailOnStoredId => statements.extend(deployment_inserts(new, now, "")),
     }
     statements.extend(change_inserts(new));
-    // One row per service (a statement may not upsert the same row twice): the batch's
-    // latest deployment naming a team, which the upsert compares with the stored one.
+    let services: Vec<_> = team_claims(new).into_iter().collect();
+    statements.extend(services.chunks(MAX_BULK_PARAMS / 4).map(services_upsert));
+    statements
+}
+
+/// The services of `new` deployments, one entry each (a statement may not upsert the same
+/// row twice), with the batch's latest deployment naming a team, which the upsert compares
+/// with the stored one.
+fn team_claims<'a>(new: &[&'a Deployment]) -> BTreeMap<&'a str, TeamClaim<'a>> {
     let mut services: BTreeMap<&str, TeamClaim<'_>> = BTreeMap::new();
     for d in new {
         let entry = services.entry(d.service.as_str()).or_insert(None);
@@ -595,9 +528,7 @@ fn new_rows(new: &[&Deployment], now: Timestamp, mode: InsertMode) -> Vec<Statem
             *entry = Some((team, d.deployed_at, d.id.as_str()));
         }
     }
-    let services: Vec<_> = services.into_iter().collect();
-    statements.extend(services.chunks(MAX_BULK_PARAMS / 4).map(services_upsert));
-    statements
+    services
 }
 
 /// The multi-row inserts of `deployments` (each statement under the parameter limit),
@@ -719,16 +650,11 @@ fn bind_values(mut q: AnyQuery<'static>, values: Vec<Value>) -> AnyQuery<'static
     q
 }
 
-/// SQLite: `statements` as one script, executed in one round trip to SQLite's thread,
-/// after a `BEGIN IMMEDIATE` when `begin` and before a `COMMIT` when `commit`. Each
-/// statement's `$1..$n` become anonymous `?`s, and SQLite binds anonymous parameters in
-/// order across the statements of a script.
-fn script(
-    statements: Vec<Statement>,
-    begin: bool,
-    commit: bool,
-) -> Result<AnyQuery<'static>, StoreError> {
-    let mut sql = String::from(if begin { "BEGIN IMMEDIATE;\n" } else { "" });
+/// SQLite: `statements` as one script, executed in one round trip to SQLite's thread.
+/// Each statement's `$1..$n` become anonymous `?`s, and SQLite binds anonymous parameters
+/// in order across the statements of a script.
+fn script(statements: Vec<Statement>) -> Result<AnyQuery<'static>, StoreError> {
+    let mut sql = String::new();
     let mut values = Vec::new();
     for statement in statements {
         let anonymous = anonymous_parameters(&statement.sql).ok_or_else(|| {
@@ -740,9 +666,6 @@ fn script(
         sql.push_str(&anonymous);
         sql.push_str(";\n");
         values.extend(statement.args);
-    }
-    if commit {
-        sql.push_str("COMMIT");
     }
     Ok(bind_values(query(sql), values))
 }
@@ -790,9 +713,7 @@ async fn record_webhook_deliveries(
     }
     // After the batch's own deployments, so an id the API sent in the same batch is
     // "already recorded" here, exactly as if it had come first in its own batch.
-    for (i, recorded) in
-        insert_deployments(conn, backend, &new, now, Framing::InsideTransaction).await?
-    {
+    for (i, recorded) in insert_deployments(conn, backend, &new, now).await? {
         outcomes.push((i, WebhookDelivery::Processed(recorded)));
     }
     Ok(outcomes)
@@ -885,17 +806,12 @@ async fn merge_incident(
 async fn stored_ids(
     conn: &mut AnyConnection,
     deployments: &[&Deployment],
-    begin: bool,
 ) -> Result<HashSet<String>, StoreError> {
-    let begin = if begin { "BEGIN IMMEDIATE;\n" } else { "" };
     if deployments.is_empty() {
-        if !begin.is_empty() {
-            sqlx::query(begin).execute(&mut *conn).await?;
-        }
         return Ok(HashSet::new());
     }
     let sql = format!(
-        "{begin}SELECT id FROM deployments WHERE id IN ({})",
+        "SELECT id FROM deployments WHERE id IN ({})",
         vec!["?"; deployments.len()].join(", ")
     );
     let mut q = query(sql);

@@ -1,0 +1,196 @@
+//! SQLite's writer: one OS thread owns the write connection and commits the batches.
+//!
+//! A batch of deployments only (the ingest path: the API, the push endpoint) is written on
+//! a rusqlite connection the thread owns, with three prepared single-row statements. Through
+//! sqlx, every statement crossed to sqlx's own SQLite thread and back (a round trip that
+//! waits for a core on a machine busy serving the requests), its writer task waited in the
+//! runtime's queue behind the requests to start the next batch, and its multi-row inserts
+//! were new SQL text for every batch size, built, rewritten and bound value by value.
+//! Any other batch (incidents, lead times, webhook deliveries) takes the shared sqlx path
+//! (`commit_batch`), driven from this thread, so that SQLite still has one writer at a time.
+
+use super::{
+    Committed, Job, MAX_BATCH, TeamClaim, WriteOp, WriteOutcome, answer, commit_batch, fail,
+    team_claims,
+};
+use crate::store::sql::{
+    Backend, DEPLOYMENT_INSERT_COLUMNS, DEPLOYMENT_ON_CONFLICT, SERVICES_ON_CONFLICT, env_key,
+    labels_column,
+};
+use crate::store::{Recorded, StoreError};
+use pacer_core::{Deployment, Timestamp};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
+use sqlx::AnyPool;
+use tokio::sync::mpsc;
+
+/// Opens the writer's connection to the database `sqlx` has already created and migrated,
+/// and runs `pragmas` on it (the settings every Pacer connection gets).
+pub(in crate::store) fn open(
+    path: &std::path::Path,
+    pragmas: &[&str],
+) -> Result<Connection, StoreError> {
+    let failed = |e: rusqlite::Error| {
+        StoreError::Commit(format!(
+            "cannot open the SQLite writer connection on {}: {e}",
+            path.display()
+        ))
+    };
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(failed)?;
+    for pragma in pragmas {
+        // `journal_mode` answers with a row; the others with none.
+        conn.query_row(pragma, [], |_| Ok(()))
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(()),
+                e => Err(e),
+            })
+            .map_err(failed)?;
+    }
+    Ok(conn)
+}
+
+/// The thread's loop: takes what has queued up (at most `MAX_BATCH`), commits it, hands the
+/// answers on, until every `Writer` handle is gone.
+pub(super) fn run(
+    mut conn: Connection,
+    pool: AnyPool,
+    runtime: tokio::runtime::Handle,
+    mut jobs: mpsc::Receiver<Job>,
+    syncer: Option<std::sync::mpsc::Sender<Committed>>,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(job) = jobs.blocking_recv() {
+        batch.push(job);
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let span = tracing::debug_span!("commit", writes = batch.len());
+        let _entered = span.enter();
+        let batch = std::mem::replace(&mut batch, Vec::with_capacity(MAX_BATCH));
+        let answered = if batch.iter().all(|j| matches!(j.op, WriteOp::Deployment(_))) {
+            write_deployments(&mut conn, batch)
+        } else {
+            // The sqlx connection is taken from the pool for this batch and given back
+            // inside the runtime.
+            runtime.block_on(commit_batch(&pool, Backend::Sqlite, batch))
+        };
+        match &syncer {
+            None => answer(answered),
+            Some(syncer) => {
+                if let Err(unsent) = syncer.send(answered) {
+                    // The sync thread is gone (it never returns while the writer runs).
+                    fail(unsent.0, "the write-ahead log sync thread stopped");
+                }
+            }
+        }
+    }
+}
+
+fn write_deployments(conn: &mut Connection, batch: Vec<Job>) -> Committed {
+    let (replies, deployments): (Vec<_>, Vec<_>) = batch
+        .into_iter()
+        .map(|job| match job.op {
+            WriteOp::Deployment(d) => (job.reply, d),
+            _ => unreachable!("only batches of deployments come here"),
+        })
+        .unzip();
+    let answers: Vec<_> = match insert(conn, &deployments, crate::timefmt::now()) {
+        Ok(recorded) => recorded
+            .into_iter()
+            .map(|r| Ok(WriteOutcome::Deployment(r)))
+            .collect(),
+        Err(e) => {
+            tracing::error!(error = %e, "batch failed; none of its writes was stored");
+            let message = format!("database error: {e}");
+            replies
+                .iter()
+                .map(|_| Err(StoreError::Commit(message.clone())))
+                .collect()
+        }
+    };
+    replies.into_iter().zip(answers).collect()
+}
+
+/// Inserts `deployments` and their changes in one transaction, and claims their services'
+/// teams; a known id (stored, or earlier in the batch) keeps its first recording. `Err`
+/// means nothing was committed (the transaction rolls back when dropped).
+fn insert(
+    conn: &mut Connection,
+    deployments: &[Deployment],
+    now: Timestamp,
+) -> rusqlite::Result<Vec<Recorded>> {
+    let insert_deployment = format!(
+        "INSERT INTO deployments ({DEPLOYMENT_INSERT_COLUMNS}) VALUES \
+         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
+         {DEPLOYMENT_ON_CONFLICT}"
+    );
+    let upsert_service = format!(
+        "INSERT INTO services (name, team, team_deployed_at, team_deployment_id) \
+         VALUES (?1, ?2, ?3, ?4) {SERVICES_ON_CONFLICT}"
+    );
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut recorded = Vec::with_capacity(deployments.len());
+    let mut new = Vec::with_capacity(deployments.len());
+    {
+        let mut deployment = tx.prepare_cached(&insert_deployment)?;
+        let mut change = tx.prepare_cached(
+            "INSERT INTO deployment_changes \
+             (deployment_id, position, service, change_id, started_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for d in deployments {
+            let inserted = deployment.execute(params![
+                d.id,
+                d.service,
+                d.environment,
+                env_key(&d.environment),
+                d.status.as_str(),
+                d.deployed_at.millis(),
+                d.sha,
+                d.repo,
+                d.team,
+                d.lead_time_seconds,
+                now.millis(),
+                i64::from(d.hotfix),
+                i64::from(d.rollback),
+                d.branch,
+                labels_column(&d.labels),
+            ])? == 1;
+            if inserted {
+                for (position, c) in d.changes.iter().enumerate() {
+                    change.execute(params![
+                        d.id,
+                        position as i64,
+                        d.service,
+                        c.id,
+                        c.started_at.millis()
+                    ])?;
+                }
+                new.push(d);
+            }
+            recorded.push(if inserted {
+                Recorded::Created
+            } else {
+                Recorded::AlreadyRecorded
+            });
+        }
+        let mut service = tx.prepare_cached(&upsert_service)?;
+        for (name, team) in team_claims(&new) {
+            let team: TeamClaim<'_> = team;
+            service.execute(params![
+                name,
+                team.map(|(t, _, _)| t),
+                team.map(|(_, at, _)| at.millis()),
+                team.map(|(_, _, id)| id),
+            ])?;
+        }
+    }
+    tx.commit()?;
+    Ok(recorded)
+}
