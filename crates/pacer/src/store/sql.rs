@@ -357,13 +357,10 @@ impl SqlStore {
         };
         // The writer keeps SQLite's default 2 MiB page cache: with 16 MiB, 7 % of its
         // thread's time went to scanning the cache's hash table when a transaction ended
-        // (pcache1TruncateUnsafe), more than the page reads the bigger cache saved. Its
-        // write-ahead log is checkpointed into the database every 2,048 pages (8 MiB)
-        // instead of every 1,000: index pages that many batches rewrite are copied into
-        // the database once per checkpoint, and each checkpoint costs the writer two
-        // fsyncs. A checkpoint runs inside a commit, whose callers wait for it: 4,096 pages
-        // gave ~5-10 % more pushes/s but an API p99 of 42-50 ms at 64 clients, 2,048 gives
-        // 35-41 ms (docs/benchmarks.md).
+        // (pcache1TruncateUnsafe), more than the page reads the bigger cache saved. A
+        // thread of the writer copies the write-ahead log into the database as it grows
+        // (writer/sqlite_thread.rs `checkpoint_wal`); the writer's own checkpoint at 2,048
+        // pages (8 MiB) then finds little left to copy, and starts the log over.
         const WRITER_CACHE: &str = "PRAGMA cache_size = -2000";
         const WRITER_CHECKPOINT: &str = "PRAGMA wal_autocheckpoint = 2048";
         let write = options(1, WRITER_CACHE, WRITER_CHECKPOINT)
@@ -397,6 +394,12 @@ impl SqlStore {
                 super::writer::open_sqlite_connection(
                     &db_path(&url),
                     &sqlite_pragmas(WRITER_CACHE, WRITER_CHECKPOINT),
+                )?,
+                // The checkpoint thread's: it reads the log and writes the database file
+                // without the page cache, and never writes through SQL.
+                super::writer::open_sqlite_connection(
+                    &db_path(&url),
+                    &sqlite_pragmas("PRAGMA cache_size = -256", "PRAGMA wal_autocheckpoint = 0"),
                 )?,
                 write,
                 durability,

@@ -1,7 +1,7 @@
 //! Group commit: one writer owns the write connection and commits the writes that queue up
 //! while the previous commit was running, in one transaction. On PostgreSQL the writer is a
 //! task; on SQLite it is a thread of its own (sqlite_thread.rs), with a second thread that
-//! syncs the write-ahead log.
+//! checkpoints the write-ahead log.
 //!
 //! With `synchronous = FULL` every commit waits for the disk; committing one request per
 //! transaction would cap ingest at the disk's sync rate. Each write still runs in its own
@@ -75,11 +75,11 @@ pub enum Durability {
     /// set on the connection), or nothing waits for it (`?synchronous=normal`).
     AtCommit,
     /// SQLite in WAL mode with `synchronous = NORMAL` on the write connection, so a commit
-    /// only appends its frames to this write-ahead log file; a separate thread then makes
-    /// them durable with one `fdatasync` of the file, and only then answers the batch's
-    /// callers. An acknowledged write survives a power cut exactly as with
-    /// `synchronous=FULL`, but the next batch is written while the disk syncs the
-    /// previous ones, instead of after (ingest was waiting on the disk with one core idle).
+    /// only appends its frames to this write-ahead log file; the writer then makes them
+    /// durable with one `fdatasync` of the file, and only then answers the batch's callers.
+    /// An acknowledged write survives a power cut exactly as with `synchronous=FULL`, but
+    /// checkpoints (which copy the log into the database and sync both) run on their own
+    /// thread instead of inside a commit (sqlite_thread.rs).
     SyncWal(std::path::PathBuf),
 }
 
@@ -100,31 +100,30 @@ impl Writer {
 
     /// Starts SQLite's writer thread (sqlite_thread.rs) on `conn`, with `pool` (a
     /// one-connection pool) for the batches that are not deployments only, and the thread
-    /// that syncs the write-ahead log when `durability` asks for one. Called inside the
-    /// runtime, which those other batches run on.
+    /// that checkpoints the write-ahead log on `checkpointer`. Called inside the runtime,
+    /// which those other batches run on.
     pub fn spawn_sqlite(
         conn: rusqlite::Connection,
+        checkpointer: rusqlite::Connection,
         pool: AnyPool,
         durability: Durability,
     ) -> Result<Writer, StoreError> {
         let cannot_start =
             |e: std::io::Error| StoreError::Commit(format!("cannot start the writer: {e}"));
-        let syncer = match durability {
+        let wal = match durability {
             Durability::AtCommit => None,
-            Durability::SyncWal(wal) => {
-                let (committed, waiting) = std::sync::mpsc::channel();
-                std::thread::Builder::new()
-                    .name("wal-sync".into())
-                    .spawn(move || sync_wal(wal, waiting))
-                    .map_err(cannot_start)?;
-                Some(committed)
-            }
+            Durability::SyncWal(wal) => Some(wal),
         };
+        let (checkpoint, committed) = std::sync::mpsc::sync_channel(1);
+        std::thread::Builder::new()
+            .name("wal-checkpoint".into())
+            .spawn(move || sqlite_thread::checkpoint_wal(checkpointer, committed))
+            .map_err(cannot_start)?;
         let (queue, jobs) = mpsc::channel(QUEUE_DEPTH);
         let runtime = tokio::runtime::Handle::current();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || sqlite_thread::run(conn, pool, runtime, jobs, syncer))
+            .spawn(move || sqlite_thread::run(conn, pool, runtime, jobs, wal, checkpoint))
             .map_err(cannot_start)?;
         Ok(Writer { queue })
     }
@@ -160,40 +159,6 @@ fn answer(answered: Committed) {
 fn fail(answered: Committed, why: &str) {
     for (reply, _) in answered {
         let _ = reply.send(Err(StoreError::Commit(why.to_string())));
-    }
-}
-
-/// The sync thread: answers committed batches once one `fdatasync` of the write-ahead log
-/// has followed their commit. Everything committed before the sync started is durable when
-/// it ends, so all batches waiting at that moment share it. A thread of its own, not a
-/// task: a task waited behind the requests in the runtime's queue before each sync (and a
-/// blocking-pool thread ran the sync itself), which measured as a third of a batch's way
-/// from its commit to its answers at 64 clients (docs/benchmarks.md).
-fn sync_wal(wal: std::path::PathBuf, waiting: std::sync::mpsc::Receiver<Committed>) {
-    let mut file: Option<std::fs::File> = None;
-    while let Ok(first) = waiting.recv() {
-        let mut batches = vec![first];
-        batches.extend(waiting.try_iter());
-        let synced = match &file {
-            Some(f) => f.sync_data(),
-            // The log exists once the first batch has committed.
-            None => std::fs::File::open(&wal)
-                .and_then(|f| f.sync_data().map(|()| f))
-                .map(|f| {
-                    file = Some(f);
-                }),
-        };
-        match synced {
-            Ok(()) => batches.into_iter().for_each(answer),
-            Err(e) => {
-                tracing::error!(error = %e, wal = %wal.display(), "cannot sync the write-ahead log");
-                let why = format!(
-                    "the write was committed but could not be made durable ({e}); \
-                     retry it (the same id is recorded once)"
-                );
-                batches.into_iter().for_each(|b| fail(b, &why));
-            }
-        }
     }
 }
 
