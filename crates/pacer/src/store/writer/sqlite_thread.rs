@@ -68,7 +68,8 @@ pub(super) fn run(
     wal: Option<std::path::PathBuf>,
     checkpoint: std::sync::mpsc::SyncSender<()>,
 ) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
+    // Reused from batch to batch: it grows to the largest batch seen, once.
+    let mut batch = Vec::new();
     let mut wal_file: Option<std::fs::File> = None;
     while let Some(job) = jobs.blocking_recv() {
         batch.push(job);
@@ -80,13 +81,16 @@ pub(super) fn run(
         }
         let span = tracing::debug_span!("commit", writes = batch.len());
         let _entered = span.enter();
-        let batch = std::mem::replace(&mut batch, Vec::with_capacity(MAX_BATCH));
         let answered = if batch.iter().all(|j| matches!(j.op, WriteOp::Deployment(_))) {
-            write_deployments(&mut conn, batch)
+            write_deployments(&mut conn, batch.drain(..))
         } else {
             // The sqlx connection is taken from the pool for this batch and given back
             // inside the runtime.
-            runtime.block_on(commit_batch(&pool, Backend::Sqlite, batch))
+            runtime.block_on(commit_batch(
+                &pool,
+                Backend::Sqlite,
+                std::mem::take(&mut batch),
+            ))
         };
         match wal.as_deref().map(|path| sync(path, &mut wal_file)) {
             None | Some(Ok(())) => answer(answered),
@@ -139,9 +143,8 @@ pub(super) fn checkpoint_wal(conn: Connection, committed: std::sync::mpsc::Recei
     }
 }
 
-fn write_deployments(conn: &mut Connection, batch: Vec<Job>) -> Committed {
+fn write_deployments(conn: &mut Connection, batch: impl Iterator<Item = Job>) -> Committed {
     let (replies, deployments): (Vec<_>, Vec<_>) = batch
-        .into_iter()
         .map(|job| match job.op {
             WriteOp::Deployment(d) => (job.reply, d),
             _ => unreachable!("only batches of deployments come here"),
