@@ -382,6 +382,7 @@ impl SqlStore {
         )
         .connect(&url)
         .await?;
+        let path = db_path(&url);
         Ok(SqlStore {
             bulk: super::bulk::Bulk::new(
                 read.clone(),
@@ -392,13 +393,13 @@ impl SqlStore {
             read,
             writer: Writer::spawn_sqlite(
                 super::writer::open_sqlite_connection(
-                    &db_path(&url),
+                    &path,
                     &sqlite_pragmas(WRITER_CACHE, WRITER_CHECKPOINT),
                 )?,
                 // The checkpoint thread's: it reads the log and writes the database file
                 // without the page cache, and never writes through SQL.
                 super::writer::open_sqlite_connection(
-                    &db_path(&url),
+                    &path,
                     &sqlite_pragmas("PRAGMA cache_size = -256", "PRAGMA wal_autocheckpoint = 0"),
                 )?,
                 write,

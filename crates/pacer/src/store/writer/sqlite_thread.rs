@@ -11,8 +11,7 @@
 //! A second thread checkpoints the write-ahead log (`checkpoint_wal`).
 
 use super::{
-    Committed, Job, MAX_BATCH, TeamClaim, WriteOp, WriteOutcome, answer, commit_batch, fail,
-    team_claims,
+    Committed, Job, MAX_BATCH, WriteOp, WriteOutcome, answer, commit_batch, fail, team_claims,
 };
 use crate::store::sql::{
     Backend, DEPLOYMENT_INSERT_COLUMNS, DEPLOYMENT_ON_CONFLICT, SERVICES_ON_CONFLICT, env_key,
@@ -22,6 +21,7 @@ use crate::store::{Recorded, StoreError};
 use pacer_core::{Deployment, Timestamp};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
 use sqlx::AnyPool;
+use std::sync::LazyLock;
 use tokio::sync::mpsc;
 
 /// Opens the writer's connection to the database `sqlx` has already created and migrated,
@@ -58,7 +58,7 @@ pub(in crate::store) fn open(
 /// and tells the checkpoint thread; until every `Writer` handle is gone.
 ///
 /// The log is synced here, not on a thread of its own: a sync thread was one more hand-off
-/// per batch on two busy cores, and alternating runs measured the same API rate and 5-15 %
+/// per batch on two busy cores, and alternating runs measured the same API rate and 5-12 %
 /// more pushes per second without it (docs/benchmarks.md).
 pub(super) fn run(
     mut conn: Connection,
@@ -167,6 +167,22 @@ fn write_deployments(conn: &mut Connection, batch: impl Iterator<Item = Job>) ->
     replies.into_iter().zip(answers).collect()
 }
 
+/// The statements of `insert`, written once (they are the keys of the connection's
+/// prepared-statement cache).
+static INSERT_DEPLOYMENT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO deployments ({DEPLOYMENT_INSERT_COLUMNS}) VALUES \
+         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
+         {DEPLOYMENT_ON_CONFLICT}"
+    )
+});
+static UPSERT_SERVICE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO services (name, team, team_deployed_at, team_deployment_id) \
+         VALUES (?1, ?2, ?3, ?4) {SERVICES_ON_CONFLICT}"
+    )
+});
+
 /// Inserts `deployments` and their changes in one transaction, and claims their services'
 /// teams; a known id (stored, or earlier in the batch) keeps its first recording. `Err`
 /// means nothing was committed (the transaction rolls back when dropped).
@@ -175,20 +191,11 @@ fn insert(
     deployments: &[Deployment],
     now: Timestamp,
 ) -> rusqlite::Result<Vec<Recorded>> {
-    let insert_deployment = format!(
-        "INSERT INTO deployments ({DEPLOYMENT_INSERT_COLUMNS}) VALUES \
-         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
-         {DEPLOYMENT_ON_CONFLICT}"
-    );
-    let upsert_service = format!(
-        "INSERT INTO services (name, team, team_deployed_at, team_deployment_id) \
-         VALUES (?1, ?2, ?3, ?4) {SERVICES_ON_CONFLICT}"
-    );
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut recorded = Vec::with_capacity(deployments.len());
     let mut new = Vec::with_capacity(deployments.len());
     {
-        let mut deployment = tx.prepare_cached(&insert_deployment)?;
+        let mut deployment = tx.prepare_cached(&INSERT_DEPLOYMENT)?;
         let mut change = tx.prepare_cached(
             "INSERT INTO deployment_changes \
              (deployment_id, position, service, change_id, started_at) \
@@ -230,9 +237,8 @@ fn insert(
                 Recorded::AlreadyRecorded
             });
         }
-        let mut service = tx.prepare_cached(&upsert_service)?;
+        let mut service = tx.prepare_cached(&UPSERT_SERVICE)?;
         for (name, team) in team_claims(&new) {
-            let team: TeamClaim<'_> = team;
             service.execute(params![
                 name,
                 team.map(|(t, _, _)| t),
