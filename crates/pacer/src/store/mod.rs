@@ -1,6 +1,7 @@
 //! Storage: one trait, picked once at start-up. Handlers and the CLI see only [`Store`].
 
 mod bulk;
+mod read;
 mod sql;
 mod writer;
 
@@ -21,6 +22,11 @@ pub enum StoreError {
     Invalid(#[from] IncidentError),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// SQLite's reads and its writer thread go through rusqlite (store/read.rs).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("a database read did not finish: {0}")]
+    ReadStopped(String),
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("unsupported database url {0:?}: use sqlite://PATH or postgres://USER@HOST/DATABASE")]

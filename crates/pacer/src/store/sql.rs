@@ -2,11 +2,11 @@
 //! (`$n` placeholders, `ON CONFLICT`, row values), so the PostgreSQL backend can share it.
 
 use super::TriageEntry;
+use super::read::{Columns, Reader, SqliteReaders, Statement};
 use super::writer::{Durability, WriteOp, WriteOutcome, Writer};
 use super::{IncidentDelivery, IncidentEvent};
 use super::{LeadTimeSet, ListQuery, Recorded, ServiceRecord, Store, StoreError, WebhookDelivery};
 use async_trait::async_trait;
-use futures_util::TryStreamExt;
 use pacer_core::{
     Change, DeployStatus, Deployment, EventSet, Incident, IncidentUpdate, Timestamp, Window,
 };
@@ -16,6 +16,7 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::query::Query;
 use sqlx::{Any, AnyPool, AssertSqlSafe, Row, SqlSafeStr};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// One migration per schema version, in each backend's dialect. The two lists must keep
@@ -190,6 +191,8 @@ pub(super) const INCIDENT_COLUMNS: &str = "id, service, environment, opened_at, 
 /// locks) keeps their writes consistent.
 pub struct SqlStore {
     read: AnyPool,
+    /// Where the event reads run (store/read.rs).
+    reader: Reader,
     writer: Writer,
     /// `pacer import`'s write path (bulk.rs).
     bulk: super::bulk::Bulk,
@@ -328,6 +331,7 @@ impl SqlStore {
         let read = options(6).connect(url).await.map_err(unreachable)?;
         Ok(SqlStore {
             bulk: super::bulk::Bulk::new(read.clone(), Backend::Postgres, true),
+            reader: Reader::Sqlx(read.clone()),
             legacy_push_ids_until: legacy_push_ids_until(&read).await?,
             read,
             writer: Writer::spawn_postgres(write),
@@ -369,19 +373,18 @@ impl SqlStore {
         migrate(&write, Backend::Sqlite).await?;
         // An import that stopped before its end left indexes to build (store::bulk).
         super::bulk::build_deferred_indexes(&mut *write.acquire().await?).await?;
-        // Two readers for two cores: each SQLite connection is a thread with its own page
-        // cache and allocator arena, which is memory that more readers would not repay.
-        // 16 MiB of page cache per reader instead of SQLite's 2 MiB: a window load seeks
-        // indexes all over a multi-GB file, and with the default most of those seeks were
-        // a pread of the same upper B-tree pages again (docs/benchmarks.md). `pacer import`
-        // writes through one of these connections, so they checkpoint as the writer does.
-        let read = options(
-            2,
-            "PRAGMA cache_size = -16384",
-            "PRAGMA wal_autocheckpoint = 2048",
-        )
-        .connect(&url)
-        .await?;
+        // sqlx's readers serve what is not an event read (lists of services, the triage
+        // log) and `pacer import`, which writes through one of them (store::bulk), so they
+        // checkpoint as the writer does. SQLite's default 2 MiB page cache each: the
+        // window loads, which seek indexes all over a multi-GB file, run on `event_reads`.
+        let read = options(2, WRITER_CACHE, WRITER_CHECKPOINT)
+            .connect(&url)
+            .await?;
+        // Two event readers for two cores: each has its own page cache, memory that more
+        // readers would not repay. 16 MiB of page cache each instead of SQLite's 2 MiB:
+        // with the default most index seeks of a window load were a pread of the same
+        // upper B-tree pages again (docs/benchmarks.md).
+        let event_reads = sqlite_pragmas("PRAGMA cache_size = -16384", WRITER_CHECKPOINT);
         let path = db_path(&url);
         Ok(SqlStore {
             bulk: super::bulk::Bulk::new(
@@ -391,6 +394,7 @@ impl SqlStore {
             ),
             legacy_push_ids_until: legacy_push_ids_until(&read).await?,
             read,
+            reader: Reader::Sqlite(Arc::new(SqliteReaders::new(path.clone(), &event_reads, 2))),
             writer: Writer::spawn_sqlite(
                 super::writer::open_sqlite_connection(
                     &path,
@@ -479,24 +483,24 @@ pub(super) fn placeholders(from: usize, n: usize) -> String {
         .join(", ")
 }
 
-fn deployment_from_row(row: &AnyRow) -> Result<Deployment, StoreError> {
-    let status: String = row.try_get("status")?;
+pub(super) fn deployment_from_row(row: &dyn Columns) -> Result<Deployment, StoreError> {
+    let status = row.text("status")?;
     Ok(Deployment {
-        id: row.try_get("id")?,
-        service: row.try_get("service")?,
-        environment: row.try_get("environment")?,
+        id: row.text("id")?,
+        service: row.text("service")?,
+        environment: row.text("environment")?,
         status: DeployStatus::parse(&status)
             .ok_or_else(|| StoreError::Corrupt(format!("deployment status {status:?}")))?,
-        deployed_at: Timestamp::from_millis(row.try_get("deployed_at")?),
-        sha: row.try_get("sha")?,
-        repo: row.try_get("repo")?,
-        team: row.try_get("team")?,
+        deployed_at: Timestamp::from_millis(row.int("deployed_at")?),
+        sha: row.opt_text("sha")?,
+        repo: row.opt_text("repo")?,
+        team: row.opt_text("team")?,
         changes: Vec::new(),
-        lead_time_seconds: row.try_get("lead_time_seconds")?,
-        hotfix: row.try_get::<i64, _>("marked_hotfix")? != 0,
-        rollback: row.try_get::<i64, _>("marked_rollback")? != 0,
-        branch: row.try_get("branch")?,
-        labels: labels_from_column(row.try_get("labels")?)?,
+        lead_time_seconds: row.opt_real("lead_time_seconds")?,
+        hotfix: row.int("marked_hotfix")? != 0,
+        rollback: row.int("marked_rollback")? != 0,
+        branch: row.opt_text("branch")?,
+        labels: labels_from_column(row.opt_text("labels")?)?,
     })
 }
 
@@ -513,31 +517,26 @@ fn labels_from_column(text: Option<String>) -> Result<Vec<String>, StoreError> {
     }
 }
 
-pub(super) fn incident_from_row(row: &AnyRow) -> Result<Incident, StoreError> {
-    let caused: Option<i64> = row.try_get("caused_by_deploy")?;
+pub(super) fn incident_from_row(row: &dyn Columns) -> Result<Incident, StoreError> {
     Ok(Incident {
-        id: row.try_get("id")?,
-        service: row.try_get("service")?,
-        environment: row.try_get("environment")?,
-        opened_at: Timestamp::from_millis(row.try_get("opened_at")?),
-        resolved_at: row
-            .try_get::<Option<i64>, _>("resolved_at")?
-            .map(Timestamp::from_millis),
-        severity: row.try_get("severity")?,
-        caused_by_deploy: caused.map(|c| c != 0),
-        deployment_id: row.try_get("deployment_id")?,
-        fault_class: match row.try_get::<Option<String>, _>("fault_class")? {
+        id: row.text("id")?,
+        service: row.opt_text("service")?,
+        environment: row.text("environment")?,
+        opened_at: Timestamp::from_millis(row.int("opened_at")?),
+        resolved_at: row.opt_int("resolved_at")?.map(Timestamp::from_millis),
+        severity: row.opt_text("severity")?,
+        caused_by_deploy: row.opt_int("caused_by_deploy")?.map(|c| c != 0),
+        deployment_id: row.opt_text("deployment_id")?,
+        fault_class: match row.opt_text("fault_class")? {
             None => None,
             Some(c) => Some(
                 FaultClass::parse(&c)
                     .ok_or_else(|| StoreError::Corrupt(format!("incident fault_class {c:?}")))?,
             ),
         },
-        note: row.try_get("note")?,
-        triaged_by: row.try_get("triaged_by")?,
-        triaged_at: row
-            .try_get::<Option<i64>, _>("triaged_at")?
-            .map(Timestamp::from_millis),
+        note: row.opt_text("note")?,
+        triaged_by: row.opt_text("triaged_by")?,
+        triaged_at: row.opt_int("triaged_at")?.map(Timestamp::from_millis),
     })
 }
 
@@ -610,30 +609,19 @@ pub(super) fn env_key(environment: &str) -> String {
 }
 
 impl SqlStore {
-    async fn fetch_deployments(&self, q: AnyQuery<'_>) -> Result<Vec<Deployment>, StoreError> {
+    async fn fetch_deployments(&self, q: Statement) -> Result<Vec<Deployment>, StoreError> {
         let mut deployments = self.fetch_deployment_rows(q).await?;
         self.attach_changes(&mut deployments).await?;
         Ok(deployments)
     }
 
-    /// Deployments without their changes. Rows are converted as they stream in: holding a
-    /// whole result set of driver rows costs several times the memory of the events.
-    async fn fetch_deployment_rows(&self, q: AnyQuery<'_>) -> Result<Vec<Deployment>, StoreError> {
-        let mut rows = q.fetch(&self.read);
-        let mut deployments = Vec::new();
-        while let Some(row) = rows.try_next().await? {
-            deployments.push(deployment_from_row(&row)?);
-        }
-        Ok(deployments)
+    /// Deployments without their changes.
+    async fn fetch_deployment_rows(&self, q: Statement) -> Result<Vec<Deployment>, StoreError> {
+        self.reader.rows(q, deployment_from_row).await
     }
 
-    async fn fetch_incidents(&self, q: AnyQuery<'_>) -> Result<Vec<Incident>, StoreError> {
-        let mut rows = q.fetch(&self.read);
-        let mut incidents = Vec::new();
-        while let Some(row) = rows.try_next().await? {
-            incidents.push(incident_from_row(&row)?);
-        }
-        Ok(incidents)
+    async fn fetch_incidents(&self, q: Statement) -> Result<Vec<Incident>, StoreError> {
+        self.reader.rows(q, incident_from_row).await
     }
 
     async fn attach_changes(&self, deployments: &mut [Deployment]) -> Result<(), StoreError> {
@@ -644,7 +632,7 @@ impl SqlStore {
                  WHERE deployment_id IN ({}) ORDER BY deployment_id, position",
                 placeholders(1, chunk.len())
             );
-            self.attach_changes_from(deployments, bind_all(query(sql), chunk))
+            self.attach_changes_from(deployments, Statement::new(sql).texts(chunk))
                 .await?;
         }
         Ok(())
@@ -655,24 +643,42 @@ impl SqlStore {
     async fn attach_changes_from(
         &self,
         deployments: &mut [Deployment],
-        q: AnyQuery<'_>,
+        q: Statement,
     ) -> Result<(), StoreError> {
-        let index: HashMap<String, usize> = deployments
-            .iter()
-            .enumerate()
-            .map(|(i, d)| (d.id.clone(), i))
-            .collect();
-        let mut rows = q.fetch(&self.read);
-        while let Some(row) = rows.try_next().await? {
-            let id: String = row.try_get("deployment_id")?;
-            if let Some(&i) = index.get(&id) {
-                deployments[i].changes.push(Change {
-                    id: row.try_get("change_id")?,
-                    started_at: Timestamp::from_millis(row.try_get("started_at")?),
-                });
-            }
+        // Each row becomes its deployment's position as it is read, so the window's ~10^5
+        // change rows never exist as rows with their deployment ids.
+        let index: Arc<HashMap<String, usize>> = Arc::new(
+            deployments
+                .iter()
+                .enumerate()
+                .map(|(i, d)| (d.id.clone(), i))
+                .collect(),
+        );
+        let rows = self
+            .reader
+            .rows(q, move |row| {
+                let Some(&i) = index.get(&row.text("deployment_id")?) else {
+                    return Ok(None);
+                };
+                Ok(Some((
+                    i,
+                    Change {
+                        id: row.text("change_id")?,
+                        started_at: Timestamp::from_millis(row.int("started_at")?),
+                    },
+                )))
+            })
+            .await?;
+        for (i, change) in rows.into_iter().flatten() {
+            deployments[i].changes.push(change);
         }
         Ok(())
+    }
+
+    /// The one text column `id` of each row, skipping `NULL`s.
+    async fn ids(&self, q: Statement) -> Result<Vec<String>, StoreError> {
+        let ids = self.reader.rows(q, |row| row.opt_text("id")).await?;
+        Ok(ids.into_iter().flatten().collect())
     }
 
     async fn deployments_by_id(&self, ids: &[String]) -> Result<Vec<Deployment>, StoreError> {
@@ -682,11 +688,10 @@ impl SqlStore {
                 "SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE id IN ({})",
                 placeholders(1, chunk.len())
             );
-            let mut q = query(sql);
-            for id in chunk {
-                q = q.bind(id.clone());
-            }
-            out.extend(self.fetch_deployments(q).await?);
+            out.extend(
+                self.fetch_deployments(Statement::new(sql).texts(chunk))
+                    .await?,
+            );
         }
         Ok(out)
     }
@@ -721,13 +726,11 @@ impl SqlStore {
                  ORDER BY d.deployed_at DESC, d.id DESC LIMIT 1) AS id FROM (VALUES {}) AS v",
                 values.join(", ")
             );
-            let mut q = bind_all(query(sql), environments);
+            let mut q = Statement::new(sql).texts(environments);
             for (service, t) in chunk {
-                q = q.bind(service.to_string()).bind(t.millis());
+                q = q.text(*service).int(t.millis());
             }
-            for row in q.fetch_all(&self.read).await? {
-                found.extend(row.try_get::<Option<String>, _>("id")?);
-            }
+            found.extend(self.ids(q).await?);
         }
         for chunk in without.chunks(MAX_PARAMS_PER_QUERY) {
             let values: Vec<String> = (0..chunk.len())
@@ -739,13 +742,11 @@ impl SqlStore {
                  ORDER BY d.deployed_at DESC, d.id DESC LIMIT 1) AS id FROM (VALUES {}) AS v",
                 values.join(", ")
             );
-            let mut q = bind_all(query(sql), environments);
+            let mut q = Statement::new(sql).texts(environments);
             for t in chunk {
-                q = q.bind(t.millis());
+                q = q.int(t.millis());
             }
-            for row in q.fetch_all(&self.read).await? {
-                found.extend(row.try_get::<Option<String>, _>("id")?);
-            }
+            found.extend(self.ids(q).await?);
         }
         Ok(found)
     }
@@ -772,13 +773,6 @@ fn service_filter(
             next + list.len()
         }
     }
-}
-
-fn bind_all<'q>(mut q: AnyQuery<'q>, values: &[String]) -> AnyQuery<'q> {
-    for v in values {
-        q = q.bind(v.clone());
-    }
-    q
 }
 
 #[async_trait]
@@ -860,7 +854,7 @@ impl Store for SqlStore {
     async fn incident(&self, id: &str) -> Result<Option<Incident>, StoreError> {
         let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1");
         Ok(self
-            .fetch_incidents(query(sql).bind(id.to_string()))
+            .fetch_incidents(Statement::new(sql).text(id))
             .await?
             .pop())
     }
@@ -877,14 +871,13 @@ impl Store for SqlStore {
 
     async fn list_deployments(&self, lq: &ListQuery) -> Result<Vec<Deployment>, StoreError> {
         let (sql, binds) = list_sql("deployments", DEPLOYMENT_COLUMNS, "deployed_at", lq);
-        self.fetch_deployments(bind_list(query(sql), &binds, lq))
+        self.fetch_deployments(list_statement(sql, &binds, lq))
             .await
     }
 
     async fn list_incidents(&self, lq: &ListQuery) -> Result<Vec<Incident>, StoreError> {
         let (sql, binds) = list_sql("incidents", INCIDENT_COLUMNS, "opened_at", lq);
-        self.fetch_incidents(bind_list(query(sql), &binds, lq))
-            .await
+        self.fetch_incidents(list_statement(sql, &binds, lq)).await
     }
 
     async fn deployments_between(
@@ -907,13 +900,11 @@ impl Store for SqlStore {
             3 + environments.len(),
         );
         sql.push_str(" ORDER BY deployed_at DESC, id DESC");
-        let q = bind_all(
-            bind_all(
-                query(sql).bind(from.millis()).bind(to.millis()),
-                environments,
-            ),
-            &svc,
-        );
+        let q = Statement::new(sql)
+            .int(from.millis())
+            .int(to.millis())
+            .texts(environments)
+            .texts(&svc);
         self.fetch_deployments(q).await
     }
 
@@ -941,7 +932,7 @@ impl Store for SqlStore {
              AND env_key IN ({}) ORDER BY deployed_at DESC, id DESC LIMIT 1",
             placeholders(2, environments.len())
         );
-        let q = bind_all(query(sql).bind(service.to_string()), environments);
+        let q = Statement::new(sql).text(service).texts(environments);
         Ok(self.fetch_deployment_rows(q).await?.pop())
     }
 
@@ -962,10 +953,11 @@ impl Store for SqlStore {
              AND status = 'success' AND env_key IN ({envs})"
         );
         service_filter(&mut sql, "service", services, after_envs);
-        let q = bind_all(
-            bind_all(query(sql).bind(start).bind(end), environments),
-            &svc,
-        );
+        let q = Statement::new(sql)
+            .int(start)
+            .int(end)
+            .texts(environments)
+            .texts(&svc);
         let mut deployments = self.fetch_deployment_rows(q).await?;
         // Their changes with one join on the same condition, not thousands of id lists.
         let mut sql = format!(
@@ -976,10 +968,11 @@ impl Store for SqlStore {
         );
         service_filter(&mut sql, "d.service", services, after_envs);
         sql.push_str(" ORDER BY c.deployment_id, c.position");
-        let q = bind_all(
-            bind_all(query(sql).bind(start).bind(end), environments),
-            &svc,
-        );
+        let q = Statement::new(sql)
+            .int(start)
+            .int(end)
+            .texts(environments)
+            .texts(&svc);
         self.attach_changes_from(&mut deployments, q).await?;
         let mut loaded: BTreeSet<String> = deployments.iter().map(|d| d.id.clone()).collect();
 
@@ -998,13 +991,13 @@ impl Store for SqlStore {
              AND ed.deployed_at <= $1 AND ed.status = 'success' AND ed.env_key IN ({envs})"
         );
         service_filter(&mut sql, "d.service", services, after_envs);
-        let q = bind_all(
-            bind_all(query(sql).bind(start).bind(end), environments),
-            &svc,
-        );
+        let q = Statement::new(sql)
+            .int(start)
+            .int(end)
+            .texts(environments)
+            .texts(&svc);
         let mut wanted = BTreeSet::new();
-        for row in q.fetch_all(&self.read).await? {
-            let id: String = row.try_get("id")?;
+        for id in self.ids(q).await? {
             if !loaded.contains(&id) {
                 wanted.insert(id);
             }
@@ -1018,10 +1011,11 @@ impl Store for SqlStore {
              AND (opened_at > $1 OR (resolved_at > $1 AND resolved_at <= $2))"
         );
         service_filter(&mut sql, "service", services, after_envs);
-        let q = bind_all(
-            bind_all(query(sql).bind(start).bind(end), environments),
-            &svc,
-        );
+        let q = Statement::new(sql)
+            .int(start)
+            .int(end)
+            .texts(environments)
+            .texts(&svc);
         let mut incidents: BTreeMap<String, Incident> = self
             .fetch_incidents(q)
             .await?
@@ -1037,10 +1031,11 @@ impl Store for SqlStore {
         );
         service_filter(&mut sql, "service", services, after_envs);
         sql.push(')');
-        let q = bind_all(
-            bind_all(query(sql).bind(start).bind(end), environments),
-            &svc,
-        );
+        let q = Statement::new(sql)
+            .int(start)
+            .int(end)
+            .texts(environments)
+            .texts(&svc);
         for i in self.fetch_incidents(q).await? {
             incidents.insert(i.id.clone(), i);
         }
@@ -1063,10 +1058,11 @@ impl Store for SqlStore {
                  ORDER BY d.deployed_at DESC, d.id DESC LIMIT 1)"
             );
             service_filter(&mut sql, &blamed, services, after_envs);
-            let q = bind_all(
-                bind_all(query(sql).bind(start).bind(end), environments),
-                &svc,
-            );
+            let q = Statement::new(sql)
+                .int(start)
+                .int(end)
+                .texts(environments)
+                .texts(&svc);
             for i in self.fetch_incidents(q).await? {
                 incidents.insert(i.id.clone(), i);
             }
@@ -1107,13 +1103,12 @@ impl Store for SqlStore {
         );
         window_condition(&mut sql, "");
         sql.push_str(") w");
-        let q = bind_all(
-            bind_all(query(sql).bind(start).bind(end), environments),
-            &svc,
-        );
-        for row in q.fetch_all(&self.read).await? {
-            wanted.extend(row.try_get::<Option<String>, _>("id")?);
-        }
+        let q = Statement::new(sql)
+            .int(start)
+            .int(end)
+            .texts(environments)
+            .texts(&svc);
+        wanted.extend(self.ids(q).await?);
         // The latest earlier run of each (service, sha) of the window; a sha redeployed
         // many times before the window comes back once per run, and the latest is kept.
         let mut sql = format!(
@@ -1122,14 +1117,22 @@ impl Store for SqlStore {
              WHERE e.sha IS NOT NULL AND e.deployed_at <= $1 AND e.status = 'success' AND e.env_key IN ({envs}) AND "
         );
         window_condition(&mut sql, "d.");
-        let q = bind_all(
-            bind_all(query(sql).bind(start).bind(end), environments),
-            &svc,
-        );
+        let q = Statement::new(sql)
+            .int(start)
+            .int(end)
+            .texts(environments)
+            .texts(&svc);
         let mut latest_run: HashMap<(String, String), (i64, String)> = HashMap::new();
-        for row in q.fetch_all(&self.read).await? {
-            let run = (row.try_get::<i64, _>("deployed_at")?, row.try_get("id")?);
-            let key = (row.try_get("service")?, row.try_get("sha")?);
+        let runs = self
+            .reader
+            .rows(q, |row| {
+                Ok((
+                    (row.text("service")?, row.text("sha")?),
+                    (row.int("deployed_at")?, row.text("id")?),
+                ))
+            })
+            .await?;
+        for (key, run) in runs {
             match latest_run.get(&key) {
                 Some(known) if *known >= run => {}
                 _ => {
@@ -1145,10 +1148,10 @@ impl Store for SqlStore {
             deployments.push(d);
         }
 
-        let incident_feed_seen = sqlx::query("SELECT id FROM incidents LIMIT 1")
-            .fetch_optional(&self.read)
+        let incident_feed_seen = !self
+            .ids(Statement::new("SELECT id FROM incidents LIMIT 1"))
             .await?
-            .is_some();
+            .is_empty();
         Ok(EventSet {
             deployments,
             incidents: incidents.into_values().collect(),
@@ -1212,11 +1215,11 @@ fn list_sql(table: &str, columns: &str, time: &str, lq: &ListQuery) -> (String, 
     (sql, binds)
 }
 
-fn bind_list<'q>(q: AnyQuery<'q>, binds: &[String], lq: &ListQuery) -> AnyQuery<'q> {
-    let q = q
-        .bind(lq.from.map_or(0, Timestamp::millis))
-        .bind(lq.to.map_or(0, Timestamp::millis));
-    bind_all(q, binds)
+fn list_statement(sql: String, binds: &[String], lq: &ListQuery) -> Statement {
+    Statement::new(sql)
+        .int(lq.from.map_or(0, Timestamp::millis))
+        .int(lq.to.map_or(0, Timestamp::millis))
+        .texts(binds)
 }
 
 #[cfg(test)]
