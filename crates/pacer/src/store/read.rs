@@ -1,10 +1,10 @@
 //! The store's reads of events: one statement text and one row mapping for both backends.
 //!
-//! PostgreSQL reads through sqlx. SQLite reads through rusqlite connections of its own,
-//! each statement run on tokio's blocking pool: through sqlx's `Any` driver every row
-//! crossed from sqlx's SQLite thread to the runtime and was copied into an `AnyRow` before
-//! it was read, and a 10,000-service report spent 1.8 s of its 2-2.9 s there (the same
-//! statements take ~0.8 s in SQLite itself; docs/benchmarks.md).
+//! PostgreSQL reads through sqlx. SQLite reads through rusqlite connections of its own, each
+//! statement run to its end on tokio's blocking pool: through sqlx's `Any` driver every row
+//! crossed from sqlx's SQLite thread to the runtime on its own and was copied into an
+//! `AnyRow` before it was read, and a 10,000-service report spent 1.8 s of its 2-2.9 s
+//! there (the same statements take ~0.8 s in SQLite itself; docs/benchmarks.md).
 
 use super::StoreError;
 use futures_util::TryStreamExt;
@@ -81,21 +81,30 @@ impl Columns for AnyRow {
     }
 }
 
+/// A column read from a rusqlite row, its error naming the column.
+fn column<T: rusqlite::types::FromSql>(
+    row: &rusqlite::Row<'_>,
+    name: &str,
+) -> Result<T, StoreError> {
+    row.get(name)
+        .map_err(|e| StoreError::Corrupt(format!("column {name:?} of a read: {e}")))
+}
+
 impl Columns for rusqlite::Row<'_> {
     fn int(&self, name: &str) -> Result<i64, StoreError> {
-        Ok(self.get(name)?)
+        column(self, name)
     }
     fn opt_int(&self, name: &str) -> Result<Option<i64>, StoreError> {
-        Ok(self.get(name)?)
+        column(self, name)
     }
     fn text(&self, name: &str) -> Result<String, StoreError> {
-        Ok(self.get(name)?)
+        column(self, name)
     }
     fn opt_text(&self, name: &str) -> Result<Option<String>, StoreError> {
-        Ok(self.get(name)?)
+        column(self, name)
     }
     fn opt_real(&self, name: &str) -> Result<Option<f64>, StoreError> {
-        Ok(self.get(name)?)
+        column(self, name)
     }
 }
 
@@ -139,23 +148,38 @@ impl Reader {
     }
 }
 
-/// Read-only rusqlite connections to one SQLite file, opened when first needed.
+/// SQLite's event readers: rusqlite connections to the file, one statement at a time
+/// each, run on tokio's blocking pool, where the rows become events as they are read.
+///
+/// Tried and dropped (docs/benchmarks.md): threads of their own that owned the
+/// connections (reports 1.6-1.7 s against 1.0-1.3 s, peak RSS higher), and those threads
+/// sending raw rows in chunks for the runtime to turn into events (1.5-1.7 s, no less
+/// memory). What the blocking pool costs in memory is bounded in main.rs
+/// (`BLOCKING_THREAD_KEEP_ALIVE`).
 pub(super) struct SqliteReaders {
     path: PathBuf,
     pragmas: Vec<&'static str>,
     idle: Mutex<Vec<Connection>>,
-    /// As many statements at once as there are connections: one per core.
+    /// As many statements at once as there are connections.
     permits: Semaphore,
 }
 
 impl SqliteReaders {
-    pub(super) fn new(path: PathBuf, pragmas: &[&'static str], connections: usize) -> Self {
-        SqliteReaders {
+    /// Readers of `path` with at most `connections` statements at once; each connection
+    /// runs `pragmas` when it is opened. The first is opened now, so that a file that
+    /// cannot be read fails at start-up.
+    pub(super) fn start(
+        path: PathBuf,
+        pragmas: &[&'static str],
+        connections: usize,
+    ) -> Result<Self, StoreError> {
+        let first = open(&path, pragmas)?;
+        Ok(SqliteReaders {
             path,
             pragmas: pragmas.to_vec(),
-            idle: Mutex::new(Vec::with_capacity(connections)),
+            idle: Mutex::new(vec![first]),
             permits: Semaphore::new(connections),
-        }
+        })
     }
 
     async fn rows<T, M>(
@@ -172,12 +196,12 @@ impl SqliteReaders {
             .acquire()
             .await
             .map_err(|e| StoreError::ReadStopped(e.to_string()))?;
-        let conn = self.idle.lock().expect("reader list").pop();
+        let idle = self.idle.lock().expect("reader list").pop();
         let readers = Arc::clone(self);
         let (conn, result) = tokio::task::spawn_blocking(move || {
-            let conn = match conn {
-                Some(c) => c,
-                None => readers.open()?,
+            let conn = match idle {
+                Some(conn) => conn,
+                None => open(&readers.path, &readers.pragmas)?,
             };
             let result = run(&conn, &statement, map);
             Ok::<_, StoreError>((conn, result))
@@ -187,23 +211,24 @@ impl SqliteReaders {
         self.idle.lock().expect("reader list").push(conn);
         result
     }
+}
 
-    fn open(&self) -> Result<Connection, StoreError> {
-        let conn = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        // Read-write, as the writer's connection: a read-only one cannot take part in the
-        // write-ahead log's shared memory everywhere. It never writes.
-        for pragma in self.pragmas.iter().chain(&["PRAGMA query_only = ON"]) {
-            conn.query_row(pragma, [], |_| Ok(()))
-                .or_else(|e| match e {
-                    rusqlite::Error::QueryReturnedNoRows => Ok(()),
-                    e => Err(e),
-                })?;
-        }
-        Ok(conn)
+/// Opens a connection that reads `path` and never writes.
+fn open(path: &std::path::Path, pragmas: &[&'static str]) -> Result<Connection, StoreError> {
+    // Read-write, as the writer's connection: a read-only one cannot take part in the
+    // write-ahead log's shared memory everywhere. `query_only` keeps it from writing.
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    for pragma in pragmas.iter().chain(&["PRAGMA query_only = ON"]) {
+        conn.query_row(pragma, [], |_| Ok(()))
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(()),
+                e => Err(e),
+            })?;
     }
+    Ok(conn)
 }
 
 fn run<T>(
@@ -236,4 +261,50 @@ fn run<T>(
         out.push(map(row)?);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(sql: &str, binds: Statement) -> Vec<(Option<i64>, Option<String>)> {
+        let conn = Connection::open_in_memory().expect("in-memory database");
+        let statement = Statement {
+            sql: sql.into(),
+            ..binds
+        };
+        run(&conn, &statement, |row| {
+            Ok((row.opt_int("n")?, row.opt_text("t")?))
+        })
+        .expect("statement runs")
+    }
+
+    #[test]
+    fn placeholders_in_number_order_bind_by_position() {
+        let got = read(
+            "SELECT $1 AS n, $2 AS t",
+            Statement::new("").int(7).text("x"),
+        );
+        assert_eq!(got, vec![(Some(7), Some("x".into()))]);
+    }
+
+    #[test]
+    fn placeholders_out_of_order_or_repeated_bind_by_name() {
+        // $2 appears first, so SQLite numbers it 1: binding by position would swap them.
+        let got = read(
+            "SELECT $2 AS t, $1 AS n WHERE $1 = $1",
+            Statement::new("").int(7).text("x"),
+        );
+        assert_eq!(got, vec![(Some(7), Some("x".into()))]);
+    }
+
+    #[test]
+    fn a_missing_column_or_a_wrong_type_is_an_error_naming_the_column() {
+        let conn = Connection::open_in_memory().expect("in-memory database");
+        let statement = Statement::new("SELECT 'a' AS t");
+        let missing = run(&conn, &statement, |row| row.int("n")).unwrap_err();
+        assert!(missing.to_string().contains("\"n\""), "{missing}");
+        let wrong = run(&conn, &statement, |row| row.int("t")).unwrap_err();
+        assert!(wrong.to_string().contains("\"t\""), "{wrong}");
+    }
 }

@@ -381,10 +381,11 @@ impl SqlStore {
             .connect(&url)
             .await?;
         // Two event readers for two cores: each has its own page cache, memory that more
-        // readers would not repay. 16 MiB of page cache each instead of SQLite's 2 MiB:
-        // with the default most index seeks of a window load were a pread of the same
-        // upper B-tree pages again (docs/benchmarks.md).
-        let event_reads = sqlite_pragmas("PRAGMA cache_size = -16384", WRITER_CHECKPOINT);
+        // readers would not repay. 8 MiB each instead of SQLite's 2 MiB: with the default,
+        // most index seeks of a window load were a pread of the same upper B-tree pages
+        // again. Through sqlx a report needed 16 MiB; read with rusqlite, 8 MiB gives
+        // the same report times and less memory (docs/benchmarks.md).
+        let event_reads = sqlite_pragmas("PRAGMA cache_size = -8192", WRITER_CHECKPOINT);
         let path = db_path(&url);
         Ok(SqlStore {
             bulk: super::bulk::Bulk::new(
@@ -394,7 +395,11 @@ impl SqlStore {
             ),
             legacy_push_ids_until: legacy_push_ids_until(&read).await?,
             read,
-            reader: Reader::Sqlite(Arc::new(SqliteReaders::new(path.clone(), &event_reads, 2))),
+            reader: Reader::Sqlite(Arc::new(SqliteReaders::start(
+                path.clone(),
+                &event_reads,
+                2,
+            )?)),
             writer: Writer::spawn_sqlite(
                 super::writer::open_sqlite_connection(
                     &path,
