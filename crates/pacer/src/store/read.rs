@@ -161,7 +161,7 @@ pub(super) struct SqliteReaders {
     pragmas: Vec<&'static str>,
     idle: Mutex<Vec<Connection>>,
     /// As many statements at once as there are connections.
-    permits: Semaphore,
+    permits: Arc<Semaphore>,
 }
 
 impl SqliteReaders {
@@ -178,7 +178,7 @@ impl SqliteReaders {
             path,
             pragmas: pragmas.to_vec(),
             idle: Mutex::new(vec![first]),
-            permits: Semaphore::new(connections),
+            permits: Arc::new(Semaphore::new(connections)),
         })
     }
 
@@ -191,25 +191,27 @@ impl SqliteReaders {
         T: Send + 'static,
         M: Fn(&dyn Columns) -> Result<T, StoreError> + Send + 'static,
     {
-        let _permit = self
-            .permits
-            .acquire()
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
             .await
             .map_err(|e| StoreError::ReadStopped(e.to_string()))?;
-        let idle = self.idle.lock().expect("reader list").pop();
         let readers = Arc::clone(self);
-        let (conn, result) = tokio::task::spawn_blocking(move || {
+        // The connection goes back to the list and the permit is released on the blocking
+        // thread, when the statement ends: a caller that gives up (a client that hung up
+        // during a report) neither closes a warm connection nor lets a third statement in.
+        tokio::task::spawn_blocking(move || {
+            let idle = readers.idle.lock().expect("reader list").pop();
             let conn = match idle {
                 Some(conn) => conn,
                 None => open(&readers.path, &readers.pragmas)?,
             };
             let result = run(&conn, &statement, map);
-            Ok::<_, StoreError>((conn, result))
+            readers.idle.lock().expect("reader list").push(conn);
+            drop(permit);
+            result
         })
         .await
-        .map_err(|e| StoreError::ReadStopped(e.to_string()))??;
-        self.idle.lock().expect("reader list").push(conn);
-        result
+        .map_err(|e| StoreError::ReadStopped(e.to_string()))?
     }
 }
 
@@ -306,5 +308,35 @@ mod tests {
         assert!(missing.to_string().contains("\"n\""), "{missing}");
         let wrong = run(&conn, &statement, |row| row.int("t")).unwrap_err();
         assert!(wrong.to_string().contains("\"t\""), "{wrong}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_read_given_up_returns_its_connection_and_permit_when_it_ends() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("r.db");
+        Connection::open(&path).expect("database file");
+        let readers = Arc::new(SqliteReaders::start(path, &[], 1).expect("readers start"));
+        // A mark that only this connection carries (a new one would say -2000).
+        let cache = |readers: Arc<SqliteReaders>, sql: &'static str| async move {
+            readers
+                .rows(Statement::new(sql), |row| row.opt_int("cache_size"))
+                .await
+                .expect("pragma")
+        };
+        cache(Arc::clone(&readers), "PRAGMA cache_size = -1234").await;
+        // A statement that runs for a while: the caller gives up long before it ends.
+        let slow = Statement::new(
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) \
+             SELECT count(*) AS n FROM c",
+        );
+        let given_up = tokio::time::timeout(
+            std::time::Duration::from_millis(5),
+            readers.rows(slow, |row| row.int("n")),
+        )
+        .await;
+        assert!(given_up.is_err(), "the slow statement ended within 5 ms");
+        // The next read waits for the one permit, then gets the same connection back.
+        let after = cache(Arc::clone(&readers), "PRAGMA cache_size").await;
+        assert_eq!(after, vec![Some(-1234)]);
     }
 }
