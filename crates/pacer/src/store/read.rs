@@ -8,7 +8,7 @@
 
 use super::StoreError;
 use futures_util::TryStreamExt;
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 use std::path::PathBuf;
@@ -217,20 +217,15 @@ impl SqliteReaders {
 
 /// Opens a connection that reads `path` and never writes.
 fn open(path: &std::path::Path, pragmas: &[&'static str]) -> Result<Connection, StoreError> {
-    // Read-write, as the writer's connection: a read-only one cannot take part in the
-    // write-ahead log's shared memory everywhere. `query_only` keeps it from writing.
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    for pragma in pragmas.iter().chain(&["PRAGMA query_only = ON"]) {
-        conn.query_row(pragma, [], |_| Ok(()))
-            .or_else(|e| match e {
-                rusqlite::Error::QueryReturnedNoRows => Ok(()),
-                e => Err(e),
-            })?;
-    }
-    Ok(conn)
+    // Read-write like the writer's, which SQLite's write-ahead log handles everywhere (a
+    // read-only connection needs the log's shared memory to exist already); `query_only`
+    // keeps it from writing.
+    let pragmas: Vec<&str> = pragmas
+        .iter()
+        .copied()
+        .chain(["PRAGMA query_only = ON"])
+        .collect();
+    super::writer::open_sqlite_connection(path, &pragmas)
 }
 
 fn run<T>(

@@ -24,15 +24,16 @@ use sqlx::AnyPool;
 use std::sync::LazyLock;
 use tokio::sync::mpsc;
 
-/// Opens the writer's connection to the database `sqlx` has already created and migrated,
-/// and runs `pragmas` on it (the settings every Pacer connection gets).
+/// Opens a rusqlite connection (the writer's, the checkpoint thread's, an event reader's:
+/// store/read.rs) to the database `sqlx` has already created and migrated, and runs
+/// `pragmas` on it (the settings every Pacer connection gets, and the connection's own).
 pub(in crate::store) fn open(
     path: &std::path::Path,
     pragmas: &[&str],
 ) -> Result<Connection, StoreError> {
     let failed = |e: rusqlite::Error| {
         StoreError::Commit(format!(
-            "cannot open the SQLite writer connection on {}: {e}",
+            "cannot open a SQLite connection on {}: {e}",
             path.display()
         ))
     };
