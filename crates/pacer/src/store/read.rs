@@ -238,7 +238,8 @@ fn run<T>(
     // 1, 2, 3, ... (nearly always), bind by position; otherwise find each name.
     let in_order = (1..=stmt.parameter_count()).all(|i| {
         stmt.parameter_name(i)
-            .is_some_and(|n| n[1..] == i.to_string())
+            .and_then(|n| n.strip_prefix('$'))
+            .is_some_and(|n| n.parse() == Ok(i))
     });
     for (i, v) in statement.binds.iter().enumerate() {
         let index = if in_order {
@@ -264,12 +265,10 @@ fn run<T>(
 mod tests {
     use super::*;
 
-    fn read(sql: &str, binds: Statement) -> Vec<(Option<i64>, Option<String>)> {
+    /// Runs `sql` with 7 bound as `$1` and "x" as `$2`; each row's `n` and `t`.
+    fn read_7_x(sql: &str) -> Vec<(Option<i64>, Option<String>)> {
         let conn = Connection::open_in_memory().expect("in-memory database");
-        let statement = Statement {
-            sql: sql.into(),
-            ..binds
-        };
+        let statement = Statement::new(sql).int(7).text("x");
         run(&conn, &statement, |row| {
             Ok((row.opt_int("n")?, row.opt_text("t")?))
         })
@@ -278,20 +277,14 @@ mod tests {
 
     #[test]
     fn placeholders_in_number_order_bind_by_position() {
-        let got = read(
-            "SELECT $1 AS n, $2 AS t",
-            Statement::new("").int(7).text("x"),
-        );
+        let got = read_7_x("SELECT $1 AS n, $2 AS t");
         assert_eq!(got, vec![(Some(7), Some("x".into()))]);
     }
 
     #[test]
     fn placeholders_out_of_order_or_repeated_bind_by_name() {
         // $2 appears first, so SQLite numbers it 1: binding by position would swap them.
-        let got = read(
-            "SELECT $2 AS t, $1 AS n WHERE $1 = $1",
-            Statement::new("").int(7).text("x"),
-        );
+        let got = read_7_x("SELECT $2 AS t, $1 AS n WHERE $1 = $1");
         assert_eq!(got, vec![(Some(7), Some("x".into()))]);
     }
 

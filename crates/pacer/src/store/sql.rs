@@ -365,9 +365,9 @@ impl SqlStore {
         // thread of the writer copies the write-ahead log into the database as it grows
         // (writer/sqlite_thread.rs `checkpoint_wal`); the writer's own checkpoint at 2,048
         // pages (8 MiB) then finds little left to copy, and starts the log over.
-        const WRITER_CACHE: &str = "PRAGMA cache_size = -2000";
-        const WRITER_CHECKPOINT: &str = "PRAGMA wal_autocheckpoint = 2048";
-        let write = options(1, WRITER_CACHE, WRITER_CHECKPOINT)
+        const DEFAULT_CACHE: &str = "PRAGMA cache_size = -2000";
+        const CHECKPOINT_AT_2048: &str = "PRAGMA wal_autocheckpoint = 2048";
+        let write = options(1, DEFAULT_CACHE, CHECKPOINT_AT_2048)
             .connect(&url)
             .await?;
         migrate(&write, Backend::Sqlite).await?;
@@ -377,7 +377,7 @@ impl SqlStore {
         // log) and `pacer import`, which writes through one of them (store::bulk), so they
         // checkpoint as the writer does. SQLite's default 2 MiB page cache each: the
         // window loads, which seek indexes all over a multi-GB file, run on `event_reads`.
-        let read = options(2, WRITER_CACHE, WRITER_CHECKPOINT)
+        let read = options(2, DEFAULT_CACHE, CHECKPOINT_AT_2048)
             .connect(&url)
             .await?;
         // Two event readers for two cores: each has its own page cache, memory that more
@@ -385,7 +385,7 @@ impl SqlStore {
         // most index seeks of a window load were a pread of the same upper B-tree pages
         // again. Through sqlx a report needed 16 MiB; read with rusqlite, 8 MiB gives
         // the same report times and less memory (docs/benchmarks.md).
-        let event_reads = sqlite_pragmas("PRAGMA cache_size = -8192", WRITER_CHECKPOINT);
+        let event_reads = sqlite_pragmas("PRAGMA cache_size = -8192", CHECKPOINT_AT_2048);
         let path = db_path(&url);
         Ok(SqlStore {
             bulk: super::bulk::Bulk::new(
@@ -403,7 +403,7 @@ impl SqlStore {
             writer: Writer::spawn_sqlite(
                 super::writer::open_sqlite_connection(
                     &path,
-                    &sqlite_pragmas(WRITER_CACHE, WRITER_CHECKPOINT),
+                    &sqlite_pragmas(DEFAULT_CACHE, CHECKPOINT_AT_2048),
                 )?,
                 // The checkpoint thread's: it reads the log and writes the database file
                 // without the page cache, and never writes through SQL.
@@ -951,6 +951,15 @@ impl Store for SqlStore {
         let envs = placeholders(3, environments.len());
         let after_envs = 3 + environments.len();
         let svc: Vec<String> = services.map(<[String]>::to_vec).unwrap_or_default();
+        // Every statement of the load binds the window's bounds ($1, $2), its environments
+        // and its services, in that order.
+        let window_statement = |sql: String| {
+            Statement::new(sql)
+                .int(start)
+                .int(end)
+                .texts(environments)
+                .texts(&svc)
+        };
 
         // 1. Successful production deployments of the scope in the window.
         let mut sql = format!(
@@ -958,11 +967,7 @@ impl Store for SqlStore {
              AND status = 'success' AND env_key IN ({envs})"
         );
         service_filter(&mut sql, "service", services, after_envs);
-        let q = Statement::new(sql)
-            .int(start)
-            .int(end)
-            .texts(environments)
-            .texts(&svc);
+        let q = window_statement(sql);
         let mut deployments = self.fetch_deployment_rows(q).await?;
         // Their changes with one join on the same condition, not thousands of id lists.
         let mut sql = format!(
@@ -973,11 +978,7 @@ impl Store for SqlStore {
         );
         service_filter(&mut sql, "d.service", services, after_envs);
         sql.push_str(" ORDER BY c.deployment_id, c.position");
-        let q = Statement::new(sql)
-            .int(start)
-            .int(end)
-            .texts(environments)
-            .texts(&svc);
+        let q = window_statement(sql);
         self.attach_changes_from(&mut deployments, q).await?;
         let mut loaded: BTreeSet<String> = deployments.iter().map(|d| d.id.clone()).collect();
 
@@ -996,11 +997,7 @@ impl Store for SqlStore {
              AND ed.deployed_at <= $1 AND ed.status = 'success' AND ed.env_key IN ({envs})"
         );
         service_filter(&mut sql, "d.service", services, after_envs);
-        let q = Statement::new(sql)
-            .int(start)
-            .int(end)
-            .texts(environments)
-            .texts(&svc);
+        let q = window_statement(sql);
         let mut wanted = BTreeSet::new();
         for id in self.ids(q).await? {
             if !loaded.contains(&id) {
@@ -1016,11 +1013,7 @@ impl Store for SqlStore {
              AND (opened_at > $1 OR (resolved_at > $1 AND resolved_at <= $2))"
         );
         service_filter(&mut sql, "service", services, after_envs);
-        let q = Statement::new(sql)
-            .int(start)
-            .int(end)
-            .texts(environments)
-            .texts(&svc);
+        let q = window_statement(sql);
         let mut incidents: BTreeMap<String, Incident> = self
             .fetch_incidents(q)
             .await?
@@ -1036,11 +1029,7 @@ impl Store for SqlStore {
         );
         service_filter(&mut sql, "service", services, after_envs);
         sql.push(')');
-        let q = Statement::new(sql)
-            .int(start)
-            .int(end)
-            .texts(environments)
-            .texts(&svc);
+        let q = window_statement(sql);
         for i in self.fetch_incidents(q).await? {
             incidents.insert(i.id.clone(), i);
         }
@@ -1063,11 +1052,7 @@ impl Store for SqlStore {
                  ORDER BY d.deployed_at DESC, d.id DESC LIMIT 1)"
             );
             service_filter(&mut sql, &blamed, services, after_envs);
-            let q = Statement::new(sql)
-                .int(start)
-                .int(end)
-                .texts(environments)
-                .texts(&svc);
+            let q = window_statement(sql);
             for i in self.fetch_incidents(q).await? {
                 incidents.insert(i.id.clone(), i);
             }
@@ -1108,11 +1093,7 @@ impl Store for SqlStore {
         );
         window_condition(&mut sql, "");
         sql.push_str(") w");
-        let q = Statement::new(sql)
-            .int(start)
-            .int(end)
-            .texts(environments)
-            .texts(&svc);
+        let q = window_statement(sql);
         wanted.extend(self.ids(q).await?);
         // The latest earlier run of each (service, sha) of the window; a sha redeployed
         // many times before the window comes back once per run, and the latest is kept.
@@ -1122,11 +1103,7 @@ impl Store for SqlStore {
              WHERE e.sha IS NOT NULL AND e.deployed_at <= $1 AND e.status = 'success' AND e.env_key IN ({envs}) AND "
         );
         window_condition(&mut sql, "d.");
-        let q = Statement::new(sql)
-            .int(start)
-            .int(end)
-            .texts(environments)
-            .texts(&svc);
+        let q = window_statement(sql);
         let mut latest_run: HashMap<(String, String), (i64, String)> = HashMap::new();
         let runs = self
             .reader
