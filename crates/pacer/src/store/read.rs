@@ -7,6 +7,7 @@
 //! there (the same statements take ~0.8 s in SQLite itself; docs/benchmarks.md).
 
 use super::StoreError;
+use super::writer::SettleBeforeReads;
 use futures_util::TryStreamExt;
 use rusqlite::Connection;
 use sqlx::any::AnyRow;
@@ -162,6 +163,8 @@ pub(super) struct SqliteReaders {
     idle: Mutex<Vec<Connection>>,
     /// As many statements at once as there are connections.
     permits: Arc<Semaphore>,
+    /// Has the writer move its inbox before a read (None: a file no writer serves).
+    settle: Option<SettleBeforeReads>,
 }
 
 impl SqliteReaders {
@@ -172,6 +175,7 @@ impl SqliteReaders {
         path: PathBuf,
         pragmas: &[&'static str],
         connections: usize,
+        settle: Option<SettleBeforeReads>,
     ) -> Result<Self, StoreError> {
         let first = open(&path, pragmas)?;
         Ok(SqliteReaders {
@@ -179,6 +183,7 @@ impl SqliteReaders {
             pragmas: pragmas.to_vec(),
             idle: Mutex::new(vec![first]),
             permits: Arc::new(Semaphore::new(connections)),
+            settle,
         })
     }
 
@@ -191,6 +196,9 @@ impl SqliteReaders {
         T: Send + 'static,
         M: Fn(&dyn Columns) -> Result<T, StoreError> + Send + 'static,
     {
+        if let Some(settle) = &self.settle {
+            settle.settle().await?;
+        }
         let permit = Arc::clone(&self.permits)
             .acquire_owned()
             .await
@@ -303,7 +311,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("r.db");
         Connection::open(&path).expect("database file");
-        let readers = Arc::new(SqliteReaders::start(path, &[], 1).expect("readers start"));
+        let readers = Arc::new(SqliteReaders::start(path, &[], 1, None).expect("readers start"));
         // A mark that only this connection carries (a new one would say -2000).
         let cache = |readers: Arc<SqliteReaders>, sql: &'static str| async move {
             readers

@@ -3,7 +3,7 @@
 
 use super::TriageEntry;
 use super::read::{Columns, Reader, SqliteReaders, Statement};
-use super::writer::{Durability, WriteOp, WriteOutcome, Writer};
+use super::writer::{Durability, Inbox, SettleBeforeReads, WriteOp, WriteOutcome, Writer};
 use super::{IncidentDelivery, IncidentEvent};
 use super::{LeadTimeSet, ListQuery, Recorded, ServiceRecord, Store, StoreError, WebhookDelivery};
 use async_trait::async_trait;
@@ -91,6 +91,15 @@ macro_rules! migrations {
                     "../../migrations/",
                     $dir,
                     "/0009_legacy_push_ids.sql"
+                )),
+            ),
+            (
+                10,
+                "deployment_inbox",
+                include_str!(concat!(
+                    "../../migrations/",
+                    $dir,
+                    "/0010_deployment_inbox.sql"
                 )),
             ),
         ]
@@ -387,6 +396,26 @@ impl SqlStore {
         // the same report times and less memory (docs/benchmarks.md).
         let event_reads = sqlite_pragmas("PRAGMA cache_size = -8192", CHECKPOINT_AT_2048);
         let path = db_path(&url);
+        let mut writer_conn = super::writer::open_sqlite_connection(
+            &path,
+            &sqlite_pragmas(DEFAULT_CACHE, CHECKPOINT_AT_2048),
+        )?;
+        // Deployments a stop left in the inbox (writer/sqlite_thread.rs), before anything
+        // reads: the writer starts with an empty inbox.
+        super::writer::merge_inbox(&mut writer_conn)?;
+        let inbox = Arc::new(Inbox::default());
+        let writer = Writer::spawn_sqlite(
+            writer_conn,
+            // The checkpoint thread's: it reads the log and writes the database file
+            // without the page cache, and never writes through SQL.
+            super::writer::open_sqlite_connection(
+                &path,
+                &sqlite_pragmas("PRAGMA cache_size = -256", "PRAGMA wal_autocheckpoint = 0"),
+            )?,
+            write,
+            durability,
+            Arc::clone(&inbox),
+        )?;
         Ok(SqlStore {
             bulk: super::bulk::Bulk::new(
                 read.clone(),
@@ -399,21 +428,12 @@ impl SqlStore {
                 path.clone(),
                 &event_reads,
                 2,
+                Some(SettleBeforeReads {
+                    inbox,
+                    writer: writer.clone(),
+                }),
             )?)),
-            writer: Writer::spawn_sqlite(
-                super::writer::open_sqlite_connection(
-                    &path,
-                    &sqlite_pragmas(DEFAULT_CACHE, CHECKPOINT_AT_2048),
-                )?,
-                // The checkpoint thread's: it reads the log and writes the database file
-                // without the page cache, and never writes through SQL.
-                super::writer::open_sqlite_connection(
-                    &path,
-                    &sqlite_pragmas("PRAGMA cache_size = -256", "PRAGMA wal_autocheckpoint = 0"),
-                )?,
-                write,
-                durability,
-            )?,
+            writer,
         })
     }
 }

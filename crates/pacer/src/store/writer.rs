@@ -20,11 +20,13 @@ use pacer_core::{Deployment, Incident, IncidentUpdate, Timestamp};
 use sqlx::{AnyConnection, AnyPool, Row};
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
 mod sqlite_thread;
-pub(super) use sqlite_thread::open as open_sqlite_connection;
+pub(super) use sqlite_thread::{merge_inbox, open as open_sqlite_connection};
 
 /// Most writes committed together; bounds the time a transaction holds the write lock.
 const MAX_BATCH: usize = 512;
@@ -49,6 +51,9 @@ pub enum WriteOp {
         key: String,
         event: IncidentEvent,
     },
+    /// Moves SQLite's inbox of acknowledged deployments into the event tables, so that a
+    /// read sees them (sqlite_thread.rs); nothing to do on PostgreSQL, which has none.
+    Settle,
 }
 
 pub enum WriteOutcome {
@@ -57,6 +62,7 @@ pub enum WriteOutcome {
     LeadTime(LeadTimeSet),
     WebhookDelivery(WebhookDelivery),
     IncidentEvent(IncidentDelivery),
+    Settled,
 }
 
 struct Job {
@@ -65,6 +71,7 @@ struct Job {
 }
 
 /// The handle writes are submitted through.
+#[derive(Clone)]
 pub struct Writer {
     queue: mpsc::Sender<Job>,
 }
@@ -107,6 +114,7 @@ impl Writer {
         checkpointer: rusqlite::Connection,
         pool: AnyPool,
         durability: Durability,
+        inbox: Arc<Inbox>,
     ) -> Result<Writer, StoreError> {
         let cannot_start =
             |e: std::io::Error| StoreError::Commit(format!("cannot start the writer: {e}"));
@@ -123,7 +131,7 @@ impl Writer {
         let runtime = tokio::runtime::Handle::current();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || sqlite_thread::run(conn, pool, runtime, jobs, wal, checkpoint))
+            .spawn(move || sqlite_thread::run(conn, pool, runtime, jobs, wal, checkpoint, &inbox))
             .map_err(cannot_start)?;
         Ok(Writer { queue })
     }
@@ -136,6 +144,33 @@ impl Writer {
             .await
             .map_err(|_| StoreError::WriterStopped)?;
         answer.await.map_err(|_| StoreError::WriterStopped)?
+    }
+}
+
+/// SQLite's inbox (migration 0010): how many acknowledged deployments wait in it for the
+/// writer to move them into the event tables (sqlite_thread.rs).
+#[derive(Default)]
+pub(super) struct Inbox {
+    pending: AtomicUsize,
+}
+
+/// What an event read on SQLite does first: when the inbox holds anything, it has the
+/// writer move it, so the read sees every deployment acknowledged before it started.
+#[derive(Clone)]
+pub(super) struct SettleBeforeReads {
+    pub(super) inbox: Arc<Inbox>,
+    pub(super) writer: Writer,
+}
+
+impl SettleBeforeReads {
+    pub(super) async fn settle(&self) -> Result<(), StoreError> {
+        // The writer counts a commit's deployments in before it answers their senders,
+        // and sets 0 only once a move has committed: a read that starts after an answer
+        // sees either the count or the moved rows.
+        if self.inbox.pending.load(Ordering::Acquire) == 0 {
+            return Ok(());
+        }
+        self.writer.submit(WriteOp::Settle).await.map(|_| ())
     }
 }
 
@@ -286,6 +321,7 @@ async fn write_ops(
             WriteOp::IncidentEvent { source, key, event } => {
                 incident_events.push((i, source, key, event))
             }
+            WriteOp::Settle => answers[i] = Some(Ok(WriteOutcome::Settled)),
         }
     }
     // Deployments were validated at the edge and cannot be refused here, so they are

@@ -14,6 +14,7 @@ mod support;
 
 mod bulk;
 mod group_commit;
+mod inbox;
 mod listing;
 mod merge;
 mod services;
