@@ -6,10 +6,11 @@
 //! indexes that begin with the service (by time, by sha, the changes by change id) take
 //! one leaf page at a random place each per deployment; written 38 at a time (a commit at
 //! 64 clients), that was 110 of a commit's 137 pages. The writer moves the inbox into
-//! `deployments` and `deployment_changes` in one transaction (`merge_inbox`) once
-//! `MERGE_AT` deployments wait there, before any other kind of batch, and when an event
-//! read asks for it (`WriteOp::Settle`; the readers ask whenever the inbox is not empty).
-//! Thousands at a time, many of a move's rows share a leaf. Through
+//! `deployments` and `deployment_changes`: in short steps between batches once `MERGE_AT`
+//! deployments wait there (`Moving`), and all at once (`merge_inbox`) before any other kind
+//! of batch and when an event read asks for it (`WriteOp::Settle`; the readers ask whenever
+//! the inbox is not empty). Thousands at a time, in service order, many of a move's rows
+//! share a leaf. Through
 //! sqlx, every statement crossed to sqlx's own SQLite thread and back (a round trip that
 //! waits for a core on a machine busy serving the requests), its writer task waited in the
 //! runtime's queue behind the requests to start the next batch, and its multi-row inserts
