@@ -49,6 +49,8 @@
 #                        in % of one core) is below this, at most BENCH_QUIET_WAIT [300] s
 #   BENCH_GROWTH_START   [10000] --growth: events in the store before the first window
 #   BENCH_GROWTH_EVENTS  [500000] --growth: keep pushing until the store holds this many
+#   BENCH_GROWTH_MODE    [push] --growth: push (the recipe's push) or api (POST
+#                        /api/v1/deployments with a sha and a change)
 #
 # The growth mode fills the store with the benchmark's own pushes (c = 64), which takes
 # BENCH_GROWTH_EVENTS / rate seconds (~1-3 min for 500,000 at today's rates). TODO: preload
@@ -328,11 +330,12 @@ stop_server() {
 
 # Deployments in the file: those in `deployments` and those acknowledged but still in the
 # inbox (migration 0010; both durable, and the inbox is moved into `deployments` when the
-# store is next opened). A deployment being moved is in both for a while: ids are counted
-# once.
+# store is next opened). A deployment being moved is in both for a while: it is counted
+# once (an inbox row counts when `deployments` does not have its id).
 count_rows() {
   sqlite3 "$1" ".timeout 10000" \
-    "SELECT count(*) FROM (SELECT id FROM deployments UNION SELECT id FROM deployment_inbox);"
+    "SELECT (SELECT count(*) FROM deployments) + (SELECT count(*) FROM deployment_inbox i
+       WHERE NOT EXISTS (SELECT 1 FROM deployments d WHERE d.id = i.id));"
 }
 
 # ---- wrk -----------------------------------------------------------------------------
@@ -569,13 +572,15 @@ fi
 
 # ---- optional: store growth ----------------------------------------------------------
 if [[ $growth == 1 ]]; then
-  echo "Growth: pacer-push at c=64 as the store fills (one server, one file)" >&2
+  gmode=${BENCH_GROWTH_MODE:-push}
+  [[ $gmode == push || $gmode == api ]] || die "BENCH_GROWTH_MODE=$gmode is not push or api"
+  echo "Growth: pacer-$gmode at c=64 as the store fills (one server, one file)" >&2
   dir="$work/growth"
   start_pacer "$dir"
   gbase=$(($(date +%s) - 20 * 86400 - growth_events - 100000))
   rows=0
   while ((rows < growth_start)); do
-    run_wrk "$server_url" push 64 1 "$gbase" "$dir/preload.txt"
+    run_wrk "$server_url" "$gmode" 64 1 "$gbase" "$dir/preload.txt"
     gbase=$((gbase + w_max_k + 1))
     rows=$(count_rows "$pacer_db")
   done
@@ -586,7 +591,7 @@ if [[ $growth == 1 ]]; then
     k0=$(children_ticks)
     b0=$(busy_ticks)
     wb0=$(written_bytes "$server_pid")
-    run_wrk "$server_url" push 64 "$seconds" "$gbase" "$dir/window.txt"
+    run_wrk "$server_url" "$gmode" 64 "$seconds" "$gbase" "$dir/window.txt"
     t1=$(cpu_ticks "$server_pid")
     k1=$(children_ticks)
     b1=$(busy_ticks)
@@ -607,7 +612,7 @@ if [[ $growth == 1 ]]; then
   mem=$(memory_mib "$server_pid")
   stop_server
   final=$(count_rows "$pacer_db")
-  echo "### Store growth: pacer-push at c=64, $seconds s windows, one server over one file"
+  echo "### Store growth: pacer-$gmode at c=64, $seconds s windows, one server over one file"
   echo
   echo "| deployments before | after | req/s | non-2xx | socket errors | p50 ms | p99 ms | server CPU µs/req | disk writes KiB/req | file MiB (db + WAL) | other CPU % |"
   echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
