@@ -154,7 +154,7 @@ pub(super) fn run(
 const MERGE_AT: usize = 16384;
 /// Least deployments a step moves (whole services): a step's commit is what one batch
 /// waits for, so it stays short.
-const STEP_ROWS: usize = 1024;
+const STEP_ROWS: usize = 512;
 
 /// A move of the inbox in steps, between the batches, of the inbox as it was when the
 /// move started (rowids up to `bound`). Each step is one short transaction: one that held
@@ -183,7 +183,7 @@ enum Phase {
 }
 
 /// Rowids a `Copy` or `Delete` step covers.
-const COPY_ROWS: i64 = 2048;
+const COPY_ROWS: i64 = 1024;
 
 /// Starts a move when `MERGE_AT` deployments wait, else does the next step of the move
 /// under way.
