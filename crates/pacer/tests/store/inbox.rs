@@ -2,18 +2,17 @@
 //! moves them into the event tables, and no read or write that needs them ever misses
 //! them. SQLite only: PostgreSQL writes deployments straight into their tables.
 
-use crate::support::{DeploymentExt, at, deploy, prod_keys};
+use crate::support::{Backend, DeploymentExt, at, deploy, prod_keys};
 use pacer::store::{LeadTimeSet, ListQuery, Recorded, SharedStore};
 use pacer_core::Window;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// A store on a fresh SQLite file, and the file.
+/// A store on a fresh SQLite file in `dir` (the suite's own), and the file.
 async fn sqlite_store(dir: &Path) -> (SharedStore, PathBuf) {
-    let path = dir.join("inbox.db");
-    let store = pacer::store::open(&format!("sqlite://{}", path.display()))
-        .await
-        .expect("open a SQLite store");
+    let url = crate::common::backends::fresh_url(Backend::Sqlite, dir).await;
+    let store = pacer::store::open(&url).await.expect("open a SQLite store");
+    let path = PathBuf::from(url.strip_prefix("sqlite://").expect("a SQLite URL"));
     (store, path)
 }
 

@@ -171,6 +171,8 @@ const STEP_ROWS: usize = 512;
 /// deployment's id is looked up in `deployments` first, and a move redone after a stop
 /// skips ids already moved.
 struct Moving {
+    /// The inbox's rowids when the move started: the copy and the delete walk them.
+    first: i64,
     bound: i64,
     phase: Phase,
     started: std::time::Instant,
@@ -223,24 +225,15 @@ fn move_a_step(
         }
         Phase::Move(steps) => {
             let Some((first, last)) = steps.pop_front() else {
-                let first: Option<i64> =
-                    conn.query_row("SELECT min(rowid) FROM deployment_inbox", [], |r| r.get(0))?;
-                m.phase = Phase::Delete {
-                    next: first.unwrap_or(m.bound + 1),
-                };
+                // New rows get rowids past `bound`, and only a whole move (which ends this
+                // one) deletes: the rows to delete are still `first..=bound`.
+                m.phase = Phase::Delete { next: m.first };
                 return Ok(());
             };
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.prepare_cached(&MOVE_DEPLOYMENTS)?
                 .execute([&first, &last])?;
-            tx.prepare_cached(
-                "INSERT OR IGNORE INTO deployment_changes \
-                 (deployment_id, position, service, change_id, started_at) \
-                 SELECT deployment_id, position, service, change_id, started_at \
-                 FROM temp.moving_changes WHERE service BETWEEN ?1 AND ?2 \
-                 ORDER BY service, change_id",
-            )?
-            .execute([&first, &last])?;
+            tx.prepare_cached(&MOVE_CHANGES)?.execute([&first, &last])?;
             tx.commit()?;
         }
         Phase::Delete { next } => {
@@ -274,6 +267,17 @@ fn move_a_step(
     Ok(())
 }
 
+/// The columns of a change row, in `deployment_changes` and `deployment_change_inbox`.
+const CHANGE_COLUMNS: &str = "deployment_id, position, service, change_id, started_at";
+
+static MOVE_CHANGES: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT OR IGNORE INTO deployment_changes ({CHANGE_COLUMNS}) \
+         SELECT {CHANGE_COLUMNS} FROM temp.moving_changes \
+         WHERE service BETWEEN ?1 AND ?2 ORDER BY service, change_id"
+    )
+});
+
 static MOVE_DEPLOYMENTS: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT OR IGNORE INTO deployments ({DEPLOYMENT_INSERT_COLUMNS}) \
@@ -301,6 +305,7 @@ fn start_moving(conn: &mut Connection) -> rusqlite::Result<Option<Moving>> {
          CREATE INDEX temp.moving_changes_service ON moving_changes (service, change_id);",
     )?;
     Ok(Some(Moving {
+        first,
         bound,
         phase: Phase::Copy { next: first },
         started: std::time::Instant::now(),
@@ -389,9 +394,8 @@ static MERGE_INBOX: LazyLock<String> = LazyLock::new(|| {
          INSERT INTO deployments ({DEPLOYMENT_INSERT_COLUMNS}) \
            SELECT {DEPLOYMENT_INSERT_COLUMNS} FROM deployment_inbox \
            ORDER BY service, deployed_at, id; \
-         INSERT INTO deployment_changes (deployment_id, position, service, change_id, started_at) \
-           SELECT deployment_id, position, service, change_id, started_at \
-           FROM deployment_change_inbox ORDER BY service, change_id; \
+         INSERT INTO deployment_changes ({CHANGE_COLUMNS}) \
+           SELECT {CHANGE_COLUMNS} FROM deployment_change_inbox ORDER BY service, change_id; \
          DELETE FROM deployment_inbox; \
          DELETE FROM deployment_change_inbox;"
     )
@@ -469,6 +473,9 @@ static INSERT_DEPLOYMENT: LazyLock<String> = LazyLock::new(|| {
          {DEPLOYMENT_ON_CONFLICT}"
     )
 });
+static INSERT_CHANGE: LazyLock<String> = LazyLock::new(|| {
+    format!("INSERT INTO deployment_change_inbox ({CHANGE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)")
+});
 static UPSERT_SERVICE: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT INTO services (name, team, team_deployed_at, team_deployment_id) \
@@ -492,11 +499,7 @@ fn insert(
     {
         let mut stored = tx.prepare_cached("SELECT 1 FROM deployments WHERE id = ?1")?;
         let mut deployment = tx.prepare_cached(&INSERT_DEPLOYMENT)?;
-        let mut change = tx.prepare_cached(
-            "INSERT INTO deployment_change_inbox \
-             (deployment_id, position, service, change_id, started_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
+        let mut change = tx.prepare_cached(&INSERT_CHANGE)?;
         for d in deployments {
             let inserted = !stored.exists([&d.id])?
                 && deployment.execute(params![
